@@ -1,0 +1,76 @@
+# Lucid — build, test and tooling entry points. `make test` and `make run` are the contract
+# (see README.md); .ci/run calls `make test` and `make fuzz`.
+
+GO       ?= go
+BINDIR   ?= bin
+
+# make run
+LISTEN   ?= 127.0.0.1:8443
+
+# make test
+TESTFLAGS ?= -count=1 -timeout 20m
+
+# make bench
+BENCHPKGS ?= ./tlsmitm/...
+BENCHTIME ?= 1s
+
+# make fuzz: every Fuzz* target found in FUZZPKGS runs for FUZZTIME.
+FUZZPKGS ?= ./fuzz/...
+FUZZTIME ?= 30s
+
+# make lint: staticcheck v0.8.2 is release 2026.2.2 (builds and runs with Go 1.26).
+STATICCHECK_VERSION ?= v0.8.2
+STATICCHECK         := $(BINDIR)/staticcheck-$(STATICCHECK_VERSION)
+
+.DEFAULT_GOAL := build
+.PHONY: build test run bench fuzz lint clean
+
+## build: compile every package, and the commands under cmd/ into ./bin
+build:
+	$(GO) build ./...
+	@mkdir -p $(BINDIR)
+	$(GO) build -o $(BINDIR)/ ./cmd/...
+
+## test: every test, once, no cache
+test:
+	$(GO) test $(TESTFLAGS) ./...
+
+## run: the TLS-terminating edge on $(LISTEN) with a fresh self-signed certificate
+run:
+	@mkdir -p $(BINDIR)
+	$(GO) build -o $(BINDIR)/edge ./cmd/edge
+	./$(BINDIR)/edge terminate -listen $(LISTEN)
+
+## bench: Go benchmarks of the TLS stack, bounded by BENCHTIME per benchmark
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) -timeout 20m $(BENCHPKGS)
+
+## fuzz: each fuzz target in FUZZPKGS for FUZZTIME (new targets are picked up by name)
+fuzz:
+	@set -e; n=0; \
+	pkgs=$$($(GO) list $(FUZZPKGS)); \
+	for pkg in $$pkgs; do \
+		list=$$($(GO) test -list '^Fuzz' $$pkg); \
+		for t in $$(printf '%s\n' "$$list" | grep '^Fuzz' || true); do \
+			echo "==> fuzz $$pkg $$t for $(FUZZTIME)"; \
+			$(GO) test -run '^$$' -fuzz "^$${t}\$$" -fuzztime $(FUZZTIME) $$pkg; \
+			n=$$((n+1)); \
+		done; \
+	done; \
+	if [ $$n -eq 0 ]; then echo "fuzz: no Fuzz targets found in $(FUZZPKGS)" >&2; exit 1; fi; \
+	echo "fuzz: $$n target(s) ran for $(FUZZTIME) each, no failures"
+
+## lint: go vet and staticcheck
+lint: $(STATICCHECK)
+	$(GO) vet ./...
+	./$(STATICCHECK) ./...
+
+$(STATICCHECK):
+	@mkdir -p $(BINDIR)/.staticcheck
+	GOFLAGS= GOBIN=$(CURDIR)/$(BINDIR)/.staticcheck $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+	mv $(BINDIR)/.staticcheck/staticcheck $@
+	@rmdir $(BINDIR)/.staticcheck
+
+## clean: remove build output and local tools
+clean:
+	rm -rf $(BINDIR)

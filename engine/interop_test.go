@@ -1,0 +1,480 @@
+package engine_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	utls "github.com/refraction-networking/utls"
+)
+
+var iopSuites = []struct {
+	name string
+	id   uint16
+}{
+	{"TLS_AES_128_GCM_SHA256", tls.TLS_AES_128_GCM_SHA256},
+	{"TLS_AES_256_GCM_SHA384", tls.TLS_AES_256_GCM_SHA384},
+	{"TLS_CHACHA20_POLY1305_SHA256", tls.TLS_CHACHA20_POLY1305_SHA256},
+}
+
+var iopGroups = []struct {
+	name string
+	id   tls.CurveID
+}{
+	{"X25519MLKEM768", tls.X25519MLKEM768},
+	{"X25519", tls.X25519},
+	{"P256", tls.CurveP256},
+	{"P384", tls.CurveP384},
+}
+
+// iopUTLSSpec builds a minimal TLS 1.3-only ClientHello offering exactly the
+// given suites, supported_groups and key shares.
+func iopUTLSSpec(suites []uint16, groups []utls.CurveID, shares []utls.CurveID) *utls.ClientHelloSpec {
+	ks := []utls.KeyShare{}
+	for _, g := range shares {
+		ks = append(ks, utls.KeyShare{Group: g})
+	}
+	return &utls.ClientHelloSpec{
+		TLSVersMin:         utls.VersionTLS13,
+		TLSVersMax:         utls.VersionTLS13,
+		CipherSuites:       suites,
+		CompressionMethods: []uint8{0},
+		Extensions: []utls.TLSExtension{
+			&utls.SNIExtension{},
+			&utls.SupportedCurvesExtension{Curves: groups},
+			&utls.SignatureAlgorithmsExtension{SupportedSignatureAlgorithms: []utls.SignatureScheme{
+				utls.ECDSAWithP256AndSHA256, utls.PSSWithSHA256, utls.ECDSAWithP384AndSHA384,
+				utls.PSSWithSHA384, utls.PKCS1WithSHA256, utls.Ed25519,
+			}},
+			&utls.ALPNExtension{AlpnProtocols: []string{"http/1.1"}},
+			&utls.KeyShareExtension{KeyShares: ks},
+			&utls.PSKKeyExchangeModesExtension{Modes: []uint8{utls.PskModeDHE}},
+			&utls.SupportedVersionsExtension{Versions: []uint16{utls.VersionTLS13}},
+		},
+	}
+}
+
+// iopDialUTLS handshakes with uTLS (preset id, or HelloCustom + spec).
+func iopDialUTLS(t *testing.T, s *iopServer, id utls.ClientHelloID, spec *utls.ClientHelloSpec) (*utls.UConn, *iopRecConn) {
+	t.Helper()
+	raw := iopDialTCP(t, s)
+	rc := &iopRecConn{Conn: raw}
+	uc := utls.UClient(rc, &utls.Config{ServerName: "localhost", RootCAs: s.pool}, id)
+	if spec != nil {
+		if err := uc.ApplyPreset(spec); err != nil {
+			t.Fatalf("ApplyPreset: %v", err)
+		}
+	}
+	uc.SetDeadline(time.Now().Add(iopIOTimeout))
+	if err := uc.Handshake(); err != nil {
+		info, ierr := iopAnalyzeServerHellos(rc.received())
+		t.Fatalf("uTLS handshake: %v (server hello info %+v, %v)", err, info, ierr)
+	}
+	return uc, rc
+}
+
+// TestInteropGoGroups: crypto/tls client restricted to one group at a time.
+func TestInteropGoGroups(t *testing.T) {
+	s := iopStartDefault(t)
+	for _, g := range iopGroups {
+		t.Run(g.name, func(t *testing.T) {
+			cfg := s.goConfig()
+			cfg.CurvePreferences = []tls.CurveID{g.id}
+			cfg.NextProtos = []string{"h2", "http/1.1"}
+			c, rc := iopDialGo(t, s, cfg)
+			defer c.Close()
+			st := c.ConnectionState()
+			if st.Version != tls.VersionTLS13 {
+				t.Errorf("version = %#04x, want TLS 1.3", st.Version)
+			}
+			if st.CurveID != g.id {
+				t.Errorf("CurveID = %v, want %v", st.CurveID, g.id)
+			}
+			if st.NegotiatedProtocol != "http/1.1" {
+				t.Errorf("ALPN = %q, want http/1.1 (server must never pick h2)", st.NegotiatedProtocol)
+			}
+			info, err := iopAnalyzeServerHellos(rc.received())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if info.hrr {
+				t.Errorf("unexpected HelloRetryRequest (client sent a share for the only group)")
+			}
+			resp, body := iopRoundTrip(t, c, bufio.NewReader(c), iopReq)
+			iopCheckResp(t, resp, body)
+		})
+	}
+}
+
+// TestInteropUTLSSuitesGroups: every TLS 1.3 suite x every group, with a uTLS
+// ClientHello offering exactly that one suite and that one group.
+func TestInteropUTLSSuitesGroups(t *testing.T) {
+	s := iopStartDefault(t)
+	for _, su := range iopSuites {
+		for _, g := range iopGroups {
+			t.Run(su.name+"/"+g.name, func(t *testing.T) {
+				gid := utls.CurveID(g.id)
+				spec := iopUTLSSpec([]uint16{su.id}, []utls.CurveID{gid}, []utls.CurveID{gid})
+				uc, rc := iopDialUTLS(t, s, utls.HelloCustom, spec)
+				defer uc.Close()
+				st := uc.ConnectionState()
+				if st.Version != tls.VersionTLS13 || st.CipherSuite != su.id {
+					t.Errorf("version %#04x suite %#04x, want TLS 1.3 / %#04x", st.Version, st.CipherSuite, su.id)
+				}
+				info, err := iopAnalyzeServerHellos(rc.received())
+				if err != nil {
+					t.Fatal(err)
+				}
+				if info.hrr || info.group != uint16(g.id) || info.suite != su.id || info.version != tls.VersionTLS13 {
+					t.Errorf("ServerHello %+v, want group %#04x suite %#04x no HRR", info, uint16(g.id), su.id)
+				}
+				resp, body := iopRoundTrip(t, uc, bufio.NewReader(uc), iopReq)
+				iopCheckResp(t, resp, body)
+			})
+		}
+	}
+}
+
+// TestInteropHRR forces HelloRetryRequest.
+func TestInteropHRR(t *testing.T) {
+	s := iopStartDefault(t)
+
+	// supported_groups [P-256, P-384] with an EMPTY key_share: the server has no
+	// usable share, so RFC 8446 §4.1.1 requires a HelloRetryRequest.
+	for _, su := range iopSuites {
+		t.Run("EmptyKeyShare/"+su.name, func(t *testing.T) {
+			spec := iopUTLSSpec([]uint16{su.id}, []utls.CurveID{utls.CurveP256, utls.CurveP384}, nil)
+			uc, rc := iopDialUTLS(t, s, utls.HelloCustom, spec)
+			defer uc.Close()
+			info, err := iopAnalyzeServerHellos(rc.received())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !info.hrr {
+				t.Fatalf("no HelloRetryRequest seen although the client sent no key share; %+v", info)
+			}
+			if info.hrrGroup != uint16(tls.CurveP256) {
+				t.Errorf("HRR selected group %#04x, want P-256 (0x0017: first server-preferred group the client supports)", info.hrrGroup)
+			}
+			if info.group != info.hrrGroup || info.suite != su.id {
+				t.Errorf("final ServerHello %+v inconsistent with HRR", info)
+			}
+			resp, body := iopRoundTrip(t, uc, bufio.NewReader(uc), iopReq)
+			iopCheckResp(t, resp, body)
+		})
+	}
+
+	// supported_groups [X25519, P-256] with only a P-256 share. The server may
+	// either accept the P-256 share or HRR to its preferred X25519; both are legal.
+	t.Run("ShareForLessPreferredGroup", func(t *testing.T) {
+		spec := iopUTLSSpec([]uint16{tls.TLS_AES_128_GCM_SHA256},
+			[]utls.CurveID{utls.X25519, utls.CurveP256}, []utls.CurveID{utls.CurveP256})
+		uc, rc := iopDialUTLS(t, s, utls.HelloCustom, spec)
+		defer uc.Close()
+		info, err := iopAnalyzeServerHellos(rc.received())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("server behaviour: %+v", info)
+		switch {
+		case info.hrr && info.hrrGroup == uint16(utls.X25519) && info.group == uint16(utls.X25519):
+		case !info.hrr && info.group == uint16(utls.CurveP256):
+		default:
+			t.Errorf("unexpected negotiation %+v", info)
+		}
+		resp, body := iopRoundTrip(t, uc, bufio.NewReader(uc), iopReq)
+		iopCheckResp(t, resp, body)
+	})
+
+	// crypto/tls sends a share only for its first preference (P-384 here).
+	t.Run("GoClientP384First", func(t *testing.T) {
+		cfg := s.goConfig()
+		cfg.CurvePreferences = []tls.CurveID{tls.CurveP384, tls.X25519}
+		c, rc := iopDialGo(t, s, cfg)
+		defer c.Close()
+		info, err := iopAnalyzeServerHellos(rc.received())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("server behaviour: %+v, CurveID %v", info, c.ConnectionState().CurveID)
+		if uint16(c.ConnectionState().CurveID) != info.group {
+			t.Errorf("CurveID %v != ServerHello group %#04x", c.ConnectionState().CurveID, info.group)
+		}
+		resp, body := iopRoundTrip(t, c, bufio.NewReader(c), iopReq)
+		iopCheckResp(t, resp, body)
+	})
+}
+
+// TestInteropUTLSPresets: browser fingerprints (GREASE, ECH GREASE, ALPS, h2 in
+// ALPN, TLS 1.2 also offered) must negotiate TLS 1.3 + http/1.1.
+func TestInteropUTLSPresets(t *testing.T) {
+	s := iopStartDefault(t)
+	presets := []struct {
+		name string
+		id   utls.ClientHelloID
+	}{
+		{"Chrome_Auto", utls.HelloChrome_Auto},
+		{"Firefox_Auto", utls.HelloFirefox_Auto},
+		{"Safari_Auto", utls.HelloSafari_Auto},
+		{"IOS_Auto", utls.HelloIOS_Auto},
+		{"Edge_Auto", utls.HelloEdge_Auto},
+	}
+	for _, p := range presets {
+		t.Run(p.name, func(t *testing.T) {
+			uc, rc := iopDialUTLS(t, s, p.id, nil)
+			defer uc.Close()
+			st := uc.ConnectionState()
+			if st.Version != tls.VersionTLS13 {
+				t.Errorf("version = %#04x, want TLS 1.3", st.Version)
+			}
+			if st.NegotiatedProtocol != "http/1.1" {
+				t.Errorf("ALPN = %q, want http/1.1", st.NegotiatedProtocol)
+			}
+			info, err := iopAnalyzeServerHellos(rc.received())
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("negotiated suite %#04x group %#04x hrr=%v", info.suite, info.group, info.hrr)
+			br := bufio.NewReader(uc)
+			for i := 0; i < 2; i++ {
+				resp, body := iopRoundTrip(t, uc, br, iopReq)
+				iopCheckResp(t, resp, body)
+			}
+		})
+	}
+}
+
+// TestInteropOpenSSL runs `openssl s_client`.
+func TestInteropOpenSSL(t *testing.T) {
+	bin, err := exec.LookPath("openssl")
+	if err != nil {
+		t.Skip("openssl binary not found in PATH; install it (apt-get install -y openssl) to run this interop test")
+	}
+	s := iopStartDefault(t)
+	pemPath := s.pemFile(t)
+	cases := []struct {
+		name      string
+		args      []string
+		wantSuite string
+		wantKey   string // substring of "Server Temp Key:" line
+	}{
+		{"default", nil, "", ""},
+		{"X25519", []string{"-groups", "X25519"}, "", "X25519"},
+		{"P-256", []string{"-groups", "P-256"}, "", "prime256v1"},
+		{"P-384", []string{"-groups", "P-384"}, "", "secp384r1"},
+		{"CHACHA20", []string{"-ciphersuites", "TLS_CHACHA20_POLY1305_SHA256"}, "TLS_CHACHA20_POLY1305_SHA256", ""},
+		{"AES256", []string{"-ciphersuites", "TLS_AES_256_GCM_SHA384"}, "TLS_AES_256_GCM_SHA384", ""},
+		{"AES128", []string{"-ciphersuites", "TLS_AES_128_GCM_SHA256"}, "TLS_AES_128_GCM_SHA256", ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			args := []string{"s_client", "-connect", s.addr, "-servername", "localhost", "-tls1_3",
+				"-CAfile", pemPath, "-verify_return_error", "-verify_hostname", "localhost", "-quiet", "-brief"}
+			args = append(args, tc.args...)
+			cmd := exec.CommandContext(ctx, bin, args...)
+			cmd.Stdin = strings.NewReader(iopReqClose)
+			out, err := cmd.CombinedOutput()
+			o := string(out)
+			if ctx.Err() != nil {
+				t.Fatalf("openssl timed out (server did not close after Connection: close?); output:\n%s", o)
+			}
+			t.Logf("openssl exit: %v", err)
+			if !strings.Contains(o, "HTTP/1.1 200 OK") || !strings.Contains(o, "hello from lucid") {
+				t.Errorf("response missing; output:\n%s", o)
+			}
+			if !strings.Contains(o, "Verification: OK") {
+				t.Errorf("certificate verification not OK; output:\n%s", o)
+			}
+			if !strings.Contains(o, "Protocol version: TLSv1.3") {
+				t.Errorf("not TLS 1.3; output:\n%s", o)
+			}
+			if tc.wantSuite != "" && !strings.Contains(o, "Ciphersuite: "+tc.wantSuite) {
+				t.Errorf("suite != %s; output:\n%s", tc.wantSuite, o)
+			}
+			if tc.wantKey != "" && !strings.Contains(o, "Server Temp Key:") {
+				t.Logf("openssl did not print Server Temp Key; output:\n%s", o)
+			} else if tc.wantKey != "" {
+				for _, line := range strings.Split(o, "\n") {
+					if strings.HasPrefix(line, "Server Temp Key:") && !strings.Contains(line, tc.wantKey) {
+						t.Errorf("%q, want %s", line, tc.wantKey)
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestInteropCurl runs curl (OpenSSL backend) over HTTP/1.1 and HTTP/1.0.
+func TestInteropCurl(t *testing.T) {
+	bin, err := exec.LookPath("curl")
+	if err != nil {
+		t.Skip("curl binary not found in PATH; install it (apt-get install -y curl) to run this interop test")
+	}
+	s := iopStartDefault(t)
+	pemPath := s.pemFile(t)
+	cases := []struct {
+		name string
+		args []string
+	}{
+		{"localhost-resolve", []string{"--resolve", "localhost:" + s.port + ":127.0.0.1", "https://localhost:" + s.port + "/"}},
+		{"ip-literal", []string{"https://127.0.0.1:" + s.port + "/"}},
+		{"http1.0", []string{"--http1.0", "--resolve", "localhost:" + s.port + ":127.0.0.1", "https://localhost:" + s.port + "/"}},
+		{"http1.1-two-urls-keepalive", []string{"--http1.1", "--resolve", "localhost:" + s.port + ":127.0.0.1",
+			"https://localhost:" + s.port + "/", "https://localhost:" + s.port + "/again"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			bodyPath := filepath.Join(t.TempDir(), "body")
+			args := []string{"-sS", "-v", "--max-time", "15", "--tlsv1.3", "--cacert", pemPath,
+				"-o", bodyPath, "-w", "%{http_code}|%{num_connects}\n"}
+			if strings.HasPrefix(tc.name, "http1.1-two") {
+				// one -o per URL
+				args = []string{"-sS", "-v", "--max-time", "15", "--tlsv1.3", "--cacert", pemPath,
+					"-o", bodyPath, "-o", bodyPath + "2", "-w", "%{http_code}|%{num_connects}\n"}
+			}
+			args = append(args, tc.args...)
+			cmd := exec.CommandContext(ctx, bin, args...)
+			var stdout, stderr bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			if err := cmd.Run(); err != nil {
+				t.Fatalf("curl failed: %v\nstdout: %s\nstderr:\n%s", err, stdout.String(), stderr.String())
+			}
+			lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
+			for i, l := range lines {
+				if !strings.HasPrefix(l, "200|") {
+					t.Errorf("request %d: -w output %q, want 200", i, l)
+				}
+			}
+			for _, p := range []string{bodyPath, bodyPath + "2"} {
+				if p != bodyPath && !strings.HasPrefix(tc.name, "http1.1-two") {
+					continue
+				}
+				b, err := os.ReadFile(p)
+				if err != nil || string(b) != iopBody {
+					t.Errorf("body %s = %q (%v), want %q", filepath.Base(p), b, err, iopBody)
+				}
+			}
+			if !strings.Contains(stderr.String(), "TLSv1.3") {
+				t.Errorf("curl -v does not mention TLSv1.3:\n%s", stderr.String())
+			}
+			if strings.HasPrefix(tc.name, "http1.1-two") {
+				// second URL must reuse the connection (keep-alive)
+				if len(lines) == 2 && !strings.HasSuffix(lines[1], "|0") {
+					t.Errorf("second request opened a new connection (%q): keep-alive not honoured", lines[1])
+				}
+			}
+		})
+	}
+}
+
+// iopExpectCloseNotifyEOF reads from c (after the last response) and asserts
+// io.EOF, then decrypts the recorded server stream and asserts the last record
+// was a close_notify alert (RFC 8446 §6.1).
+func iopExpectCloseNotifyEOF(t *testing.T, c *tls.Conn, br *bufio.Reader, rc *iopRecConn, kl *iopKeyLog) {
+	t.Helper()
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	var extra [64]byte
+	n, err := br.Read(extra[:])
+	if n != 0 || !errors.Is(err, io.EOF) {
+		t.Fatalf("read after final response = %d bytes %q, err %v; want 0, io.EOF", n, extra[:n], err)
+	}
+	inner, derr := iopDecryptServerStream(rc.received(), kl, c.ConnectionState().CipherSuite)
+	if derr != nil {
+		t.Errorf("decrypting server stream: %v", derr)
+	}
+	if len(inner) == 0 {
+		t.Fatalf("no server records")
+	}
+	last := inner[len(inner)-1]
+	if last.typ != recAlert || len(last.content) != 2 || last.content[1] != alertCloseNtf {
+		t.Errorf("last server record = type %#02x %q (%s key), want close_notify alert", last.typ, last.content, last.key)
+	}
+}
+
+// TestInteropHTTP10: one response, then close_notify and EOF.
+func TestInteropHTTP10(t *testing.T) {
+	s := iopStartDefault(t)
+	for _, req := range []string{"GET / HTTP/1.0\r\n\r\n", "GET / HTTP/1.0\r\nHost: localhost\r\n\r\n"} {
+		t.Run(fmt.Sprintf("%q", req), func(t *testing.T) {
+			kl := &iopKeyLog{}
+			cfg := s.goConfig()
+			cfg.KeyLogWriter = kl
+			c, rc := iopDialGo(t, s, cfg)
+			defer c.Close()
+			br := bufio.NewReader(c)
+			resp, body := iopRoundTrip(t, c, br, req)
+			iopCheckResp(t, resp, body)
+			iopExpectCloseNotifyEOF(t, c, br, rc, kl)
+		})
+	}
+}
+
+// TestInteropKeepAlive: several requests on one connection, pipelining,
+// requests split across records, and Connection: close.
+func TestInteropKeepAlive(t *testing.T) {
+	s := iopStartDefault(t)
+
+	t.Run("ThreeThenClose", func(t *testing.T) {
+		kl := &iopKeyLog{}
+		cfg := s.goConfig()
+		cfg.KeyLogWriter = kl
+		c, rc := iopDialGo(t, s, cfg)
+		defer c.Close()
+		br := bufio.NewReader(c)
+		for i := 0; i < 3; i++ {
+			resp, body := iopRoundTrip(t, c, br, iopReq)
+			iopCheckResp(t, resp, body)
+			if resp.Close {
+				t.Fatalf("request %d: server announced close on a keep-alive request", i)
+			}
+		}
+		resp, body := iopRoundTrip(t, c, br, iopReqClose)
+		iopCheckResp(t, resp, body)
+		iopExpectCloseNotifyEOF(t, c, br, rc, kl)
+	})
+
+	t.Run("Pipelined", func(t *testing.T) {
+		c, _ := iopDialGo(t, s, s.goConfig())
+		defer c.Close()
+		br := bufio.NewReader(c)
+		c.SetDeadline(time.Now().Add(iopIOTimeout))
+		if _, err := io.WriteString(c, iopReq+iopReq+iopReq); err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < 3; i++ {
+			resp, body := iopReadResponse(t, br)
+			iopCheckResp(t, resp, body)
+		}
+	})
+
+	t.Run("RequestSplitAcrossRecords", func(t *testing.T) {
+		c, _ := iopDialGo(t, s, s.goConfig())
+		defer c.Close()
+		br := bufio.NewReader(c)
+		c.SetDeadline(time.Now().Add(iopIOTimeout))
+		for _, part := range []string{"GET / HT", "TP/1.1\r\nHo", "st: localhost\r", "\n\r\n"} {
+			if _, err := io.WriteString(c, part); err != nil { // each Write is its own TLS record
+				t.Fatal(err)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		resp, body := iopReadResponse(t, br)
+		iopCheckResp(t, resp, body)
+		resp, body = iopRoundTrip(t, c, br, iopReq)
+		iopCheckResp(t, resp, body)
+	})
+}

@@ -1,0 +1,53 @@
+package tlsmitm
+
+import (
+	"crypto"
+	"io"
+)
+
+// Config configures a server connection. A Config may be shared by many
+// connections and must not change once in use.
+type Config struct {
+	// GetCertificate chooses the certificate for a ClientHello. Returning
+	// (nil, nil) leaves the handshake pending: Process reports EventPending
+	// until the caller hands over a certificate with Conn.SetCertificate.
+	// The ClientHello and its slices are valid until then. An error aborts
+	// the handshake; an *AlertError chooses the alert, anything else sends
+	// handshake_failure.
+	GetCertificate func(hello *ClientHello) (*Certificate, error)
+
+	// NextProtos lists the ALPN protocols the server speaks, preferred
+	// first. Empty: ALPN is ignored.
+	NextProtos []string
+
+	// Rand supplies randomness; nil means crypto/rand.
+	Rand io.Reader
+
+	// CipherSuites and Groups are the server's preferences, most preferred
+	// first; nil means DefaultCipherSuites and DefaultGroups.
+	CipherSuites []uint16
+	Groups       []Group
+}
+
+// Certificate is a chain and the key that proves it.
+type Certificate struct {
+	// Chain holds DER certificates, leaf first.
+	Chain [][]byte
+	// PrivateKey signs CertificateVerify: ECDSA (P-256, P-384), RSA (signing
+	// with RSA-PSS) or Ed25519. A remote signer fits here too.
+	PrivateKey crypto.Signer
+}
+
+func (c *Config) cipherSuites() []uint16 {
+	if c.CipherSuites != nil {
+		return c.CipherSuites
+	}
+	return DefaultCipherSuites
+}
+
+func (c *Config) groups() []Group {
+	if c.Groups != nil {
+		return c.Groups
+	}
+	return DefaultGroups
+}

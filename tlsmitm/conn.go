@@ -1,0 +1,417 @@
+// Package tlsmitm is Lucid's TLS stack. This file and its neighbours hold a
+// sans-IO TLS 1.3 server (RFC 8446): a Conn takes received bytes, decrypts
+// complete records in place, and appends what must be sent to a buffer the
+// caller owns. It never touches a socket, never blocks and starts no
+// goroutine, so an event loop can drive thousands of them.
+//
+// The record layer (record.go) is separate from the handshake states
+// (handshake.go): each state is a type whose handle method takes one
+// handshake message and returns the next state.
+package tlsmitm
+
+import (
+	"crypto/rand"
+	"hash"
+	"io"
+)
+
+// Event says what a call to Process produced.
+type Event uint8
+
+const (
+	// EventNeedMore: no complete record is left in the input.
+	EventNeedMore Event = iota
+	// EventPending: the handshake waits for Conn.SetCertificate; nothing
+	// more is consumed until then.
+	EventPending
+	// EventHandshakeDone: the client's Finished checked out; application
+	// data flows from here on.
+	EventHandshakeDone
+	// EventData: Result.Data holds application data.
+	EventData
+	// EventClosed: the peer sent close_notify.
+	EventClosed
+)
+
+func (e Event) String() string {
+	return [...]string{"need-more", "pending", "handshake-done", "data", "closed"}[e]
+}
+
+// Result is what one call to Process did.
+type Result struct {
+	// Consumed is how many bytes at the front of the input were used up;
+	// the caller discards them. Bytes past it are a partial record.
+	Consumed int
+	// Out is the caller's output buffer with records to send appended.
+	// After an error it ends with the alert to send.
+	Out   []byte
+	Event Event
+	// Data is the plaintext of EventData. It aliases the input and is
+	// valid until the caller discards the consumed bytes.
+	Data []byte
+}
+
+// Conn is the server side of one TLS 1.3 connection.
+//
+// A Conn is not safe for concurrent use: it belongs to the goroutine (event
+// loop) that owns the connection.
+type Conn struct {
+	cfg  *Config
+	rand io.Reader
+	st   state
+
+	read, write protection
+	sched       schedule
+	suite       *suite
+	transcript  hash.Hash
+	hello       ClientHello
+	group       Group
+	hrrSent     bool
+	compatCCS   bool // the client asked for middlebox compatibility (RFC 8446 §D.4)
+	ccsSeen     bool
+	earlyData   bool // the client offered 0-RTT, which is never accepted
+	earlyBudget int  // bytes of rejected early data still to skip (§4.2.10)
+	alpn        string
+	maxFragment int
+
+	// hs reassembles handshake messages that span records (§5.1).
+	hs    []byte
+	hsOff int
+
+	complete   bool
+	readClosed bool
+	sentClose  bool
+	err        error
+
+	scratch []byte // builds outgoing handshake messages
+}
+
+// NewServer returns a connection that waits for a ClientHello.
+func NewServer(cfg *Config) *Conn {
+	c := &Conn{cfg: cfg, st: expectClientHello{}, maxFragment: maxPlaintext}
+	c.rand = cfg.Rand
+	if c.rand == nil {
+		c.rand = rand.Reader
+	}
+	return c
+}
+
+// ConnectionState describes a connection for logs and policy.
+type ConnectionState struct {
+	HandshakeComplete  bool
+	Version            uint16
+	CipherSuite        uint16
+	Group              Group
+	ServerName         string
+	NegotiatedProtocol string
+}
+
+// State reports what has been negotiated so far.
+func (c *Conn) State() ConnectionState {
+	s := ConnectionState{HandshakeComplete: c.complete, Group: c.group, NegotiatedProtocol: c.alpn}
+	if c.suite != nil {
+		s.Version = versionTLS13
+		s.CipherSuite = c.suite.id
+	}
+	s.ServerName = c.hello.ServerName
+	return s
+}
+
+// Process consumes complete records from the front of in, decrypting them in
+// place, and appends anything to send to out. It returns at the first event;
+// call it again with the rest of the input until it reports EventNeedMore or
+// EventPending. A record that is only partly present is left in in.
+//
+// An error is fatal: Result.Out then ends with the alert for it, which the
+// caller should send before closing. The error is an *AlertError (the alert
+// sent) or a *PeerAlertError (the alert received).
+func (c *Conn) Process(in, out []byte) (Result, error) {
+	res := Result{Out: out}
+	for {
+		if c.err != nil {
+			return res, c.err
+		}
+		if _, ok := c.st.(awaitCertificate); ok {
+			res.Event = EventPending
+			return res, nil
+		}
+		rest := in[res.Consumed:]
+		if len(rest) < recordHeaderLen {
+			return res, nil
+		}
+		typ := rest[0]
+		n := int(rest[3])<<8 | int(rest[4])
+		if err := c.checkHeader(typ, n); err != nil {
+			return c.fail(res, err)
+		}
+		if len(rest) < recordHeaderLen+n {
+			return res, nil
+		}
+		rec := rest[:recordHeaderLen+n]
+		res.Consumed += len(rec)
+		ev, data, err := c.readRecord(typ, rec, &res.Out)
+		if err != nil {
+			return c.fail(res, err)
+		}
+		if ev != EventNeedMore {
+			res.Event, res.Data = ev, data
+			return res, nil
+		}
+	}
+}
+
+// checkHeader refuses a record by its header alone, before its body has
+// arrived, so an oversized record is never buffered (§5.1, §5.2).
+func (c *Conn) checkHeader(typ uint8, n int) error {
+	switch typ {
+	case recordChangeCipherSpec, recordAlert, recordHandshake, recordApplicationData:
+	default:
+		return alertf(AlertUnexpectedMessage, "record has unknown content type")
+	}
+	limit := maxPlaintext
+	if typ == recordApplicationData {
+		limit = maxCiphertext
+	}
+	if n > limit {
+		return alertf(AlertRecordOverflow, "record is longer than RFC 8446 §5 allows")
+	}
+	return nil
+}
+
+// readRecord handles one complete record.
+func (c *Conn) readRecord(typ uint8, rec []byte, out *[]byte) (Event, []byte, error) {
+	content := rec[recordHeaderLen:]
+	if c.readClosed {
+		return EventNeedMore, nil, nil // §6.1: data after close_notify is ignored
+	}
+	switch typ {
+	case recordChangeCipherSpec:
+		return EventNeedMore, nil, c.readChangeCipherSpec(content)
+	case recordApplicationData:
+		if !c.read.active() {
+			if c.earlyData && c.hrrSent && c.skipEarly(len(content)) {
+				return EventNeedMore, nil, nil
+			}
+			return 0, nil, alertf(AlertUnexpectedMessage, "encrypted record before the handshake keys")
+		}
+		inner, plain, aerr := c.read.open(rec)
+		if aerr != nil {
+			if c.earlyData && !c.complete && c.skipEarly(len(content)) {
+				c.read.seq-- // the skipped record was never ours to count
+				return EventNeedMore, nil, nil
+			}
+			return 0, nil, aerr
+		}
+		c.earlyData = false // one record opened: no more early data can follow
+		return c.readContent(inner, plain, true, out)
+	}
+	if c.read.active() && typ == recordHandshake {
+		return 0, nil, alertf(AlertUnexpectedMessage, "unprotected handshake record after keys were set")
+	}
+	return c.readContent(typ, content, false, out)
+}
+
+// readContent dispatches the content of a record, protected or not.
+func (c *Conn) readContent(typ uint8, content []byte, protected bool, out *[]byte) (Event, []byte, error) {
+	if typ != recordHandshake && c.hsOff < len(c.hs) {
+		// §5.1: a message split over records admits no other record between.
+		return 0, nil, alertf(AlertUnexpectedMessage, "record interleaved with a fragmented handshake message")
+	}
+	switch typ {
+	case recordAlert:
+		return c.readAlert(content)
+	case recordHandshake:
+		if len(content) == 0 {
+			return 0, nil, alertf(AlertUnexpectedMessage, "zero-length handshake record")
+		}
+		return c.readHandshake(content, out)
+	case recordApplicationData:
+		if !c.complete {
+			return 0, nil, alertf(AlertUnexpectedMessage, "application data before the handshake completed")
+		}
+		if len(content) == 0 {
+			return EventNeedMore, nil, nil // allowed as traffic-analysis padding (§5.4)
+		}
+		return EventData, content, nil
+	case recordChangeCipherSpec:
+		// §5: a protected change_cipher_spec is unexpected_message.
+		return 0, nil, alertf(AlertUnexpectedMessage, "protected change_cipher_spec record")
+	}
+	return 0, nil, alertf(AlertUnexpectedMessage, "record has unknown content type")
+}
+
+// readChangeCipherSpec drops the compatibility record of §5 / §D.4: once,
+// between the first ClientHello and the client's Finished, value 0x01.
+func (c *Conn) readChangeCipherSpec(content []byte) error {
+	if _, first := c.st.(expectClientHello); first || c.complete {
+		return alertf(AlertUnexpectedMessage, "change_cipher_spec outside the handshake")
+	}
+	if len(content) != 1 || content[0] != 1 {
+		return alertf(AlertUnexpectedMessage, "change_cipher_spec with a value other than 1")
+	}
+	if c.ccsSeen {
+		return alertf(AlertUnexpectedMessage, "second change_cipher_spec")
+	}
+	c.ccsSeen = true
+	return nil
+}
+
+func (c *Conn) readAlert(content []byte) (Event, []byte, error) {
+	if len(content) != 2 {
+		// §5.1: alerts are never fragmented or coalesced.
+		return 0, nil, alertf(AlertDecodeError, "alert record is not two bytes")
+	}
+	a := Alert(content[1])
+	switch a {
+	case AlertCloseNotify:
+		c.readClosed = true
+		return EventClosed, nil, nil
+	case AlertUserCanceled:
+		return EventNeedMore, nil, nil // §6.1: a close_notify should follow
+	}
+	// §6.2: every other alert is fatal; nothing is sent back.
+	c.err = &PeerAlertError{Alert: a}
+	return 0, nil, c.err
+}
+
+// skipEarly drops a record of rejected 0-RTT data, as §4.2.10 requires of a
+// server that does not accept early data, within a bounded budget.
+func (c *Conn) skipEarly(n int) bool {
+	if c.earlyBudget == 0 {
+		c.earlyBudget = maxEarlySkip
+	}
+	if n > c.earlyBudget {
+		return false
+	}
+	c.earlyBudget -= n
+	return true
+}
+
+// maxEarlySkip bounds how much rejected early data is skipped before the
+// connection is refused: more than any client sends in its first flight.
+const maxEarlySkip = 1 << 17
+
+// readHandshake appends handshake content and handles each complete message.
+func (c *Conn) readHandshake(content []byte, out *[]byte) (Event, []byte, error) {
+	if c.hsOff == len(c.hs) {
+		c.hs, c.hsOff = c.hs[:0], 0
+	}
+	c.hs = append(c.hs, content...)
+	ev := EventNeedMore
+	for {
+		buf := c.hs[c.hsOff:]
+		if len(buf) < 4 {
+			break
+		}
+		n := int(buf[1])<<16 | int(buf[2])<<8 | int(buf[3])
+		if n > maxHandshakeMessage {
+			return 0, nil, alertf(AlertDecodeError, "handshake message longer than 64 KiB")
+		}
+		if len(buf) < 4+n {
+			break
+		}
+		msg := buf[:4+n]
+		c.hsOff += len(msg)
+		keysBefore := c.read.aead
+		_, hello1 := c.st.(expectClientHello)
+		_, hello2 := c.st.(expectSecondClientHello)
+		next, err := c.st.handle(c, msg, out)
+		if err != nil {
+			return 0, nil, err
+		}
+		c.st = next
+		if (c.read.aead != keysBefore || hello1 || hello2) && c.hsOff < len(c.hs) {
+			// §5.1: a handshake message must not span a key change, so
+			// nothing may follow the message that changed the keys; and
+			// nothing may follow a ClientHello before the server answers.
+			return 0, nil, alertf(AlertUnexpectedMessage, "handshake data after a key change in the same record")
+		}
+		if _, ok := next.(expectTraffic); ok && !c.complete {
+			c.complete = true
+			ev = EventHandshakeDone
+		}
+		if _, ok := next.(awaitCertificate); ok {
+			return EventPending, nil, nil
+		}
+	}
+	if len(c.hs)-c.hsOff > 0 && len(c.hs) > maxHandshakeMessage+4 {
+		return 0, nil, alertf(AlertDecodeError, "handshake message longer than 64 KiB")
+	}
+	return ev, nil, nil
+}
+
+// fail records a fatal error and appends the alert for it to the output.
+func (c *Conn) fail(res Result, err error) (Result, error) {
+	if c.err == nil {
+		c.err = err
+		if ae, ok := err.(*AlertError); ok {
+			res.Out = c.appendAlert(res.Out, ae.Alert)
+		}
+		c.wipe()
+	}
+	return res, c.err
+}
+
+// appendAlert sends an alert, protected when write keys exist (§5.2).
+func (c *Conn) appendAlert(out []byte, a Alert) []byte {
+	level := byte(2) // fatal; §6: close_notify and user_canceled are warnings
+	if a == AlertCloseNotify || a == AlertUserCanceled {
+		level = 1
+	}
+	body := [2]byte{level, byte(a)}
+	if c.write.active() {
+		return c.write.seal(out, recordAlert, body[:])
+	}
+	return appendPlainRecord(out, recordAlert, body[:])
+}
+
+// Seal appends application data to out as protected records.
+func (c *Conn) Seal(out, plaintext []byte) ([]byte, error) {
+	if c.err != nil {
+		return out, c.err
+	}
+	if !c.complete || c.sentClose {
+		return out, errNotWritable
+	}
+	for len(plaintext) > 0 {
+		n := min(len(plaintext), c.maxFragment)
+		out = c.write.seal(out, recordApplicationData, plaintext[:n])
+		plaintext = plaintext[n:]
+	}
+	return out, nil
+}
+
+// CloseNotify appends a close_notify alert (§6.1). Nothing can be sealed
+// after it.
+func (c *Conn) CloseNotify(out []byte) []byte {
+	if c.sentClose || c.err != nil {
+		return out
+	}
+	c.sentClose = true
+	return c.appendAlert(out, AlertCloseNotify)
+}
+
+// Abort ends the handshake or connection with alert a, for reasons the
+// caller found (an origin that could not be reached, a policy that blocks).
+func (c *Conn) Abort(out []byte, a Alert, msg string) ([]byte, error) {
+	res, err := c.fail(Result{Out: out}, alertf(a, msg))
+	return res.Out, err
+}
+
+// Release drops the connection's keys and buffers. Call it once the
+// connection is closed.
+func (c *Conn) Release() {
+	c.wipe()
+	c.hs = nil
+	c.scratch = nil
+}
+
+func (c *Conn) wipe() {
+	c.read.wipe()
+	c.write.wipe()
+	c.sched.wipe()
+	clear(c.hs)
+	clear(c.scratch)
+}
+
+var errNotWritable = &AlertError{Alert: AlertInternalError, Msg: "connection is not ready for application data"}

@@ -1,0 +1,160 @@
+package tlsmitm
+
+import (
+	"crypto/subtle"
+	"hash"
+)
+
+// kdf runs HKDF (RFC 5869) and the TLS 1.3 labels on top of it (RFC 8446
+// §7.1) with one reusable hash, so a handshake's dozen derivations allocate
+// nothing. HMAC is written out (RFC 2104) because crypto/hmac allocates a
+// fresh state for every key.
+type kdf struct {
+	h     hash.Hash
+	size  int // hash output length
+	block int // hash block length
+	pad   [128]byte
+	inner [maxHashLen]byte
+	label [2 + 1 + 255 + 1 + 255]byte // an HkdfLabel
+	one   [1]byte
+}
+
+func (k *kdf) init(h hash.Hash) {
+	k.h = h
+	k.size = h.Size()
+	k.block = h.BlockSize()
+}
+
+// hmac writes HMAC(key, parts...) into dst[:k.size].
+func (k *kdf) hmac(dst, key []byte, parts ...[]byte) {
+	if len(key) > k.block {
+		// Only ever hit by a caller's odd key; secrets here are one hash long.
+		k.h.Reset()
+		k.h.Write(key)
+		key = k.h.Sum(k.inner[:0])
+	}
+	for i := 0; i < k.block; i++ {
+		var b byte
+		if i < len(key) {
+			b = key[i]
+		}
+		k.pad[i] = b ^ 0x36
+	}
+	k.h.Reset()
+	k.h.Write(k.pad[:k.block])
+	for _, p := range parts {
+		k.h.Write(p)
+	}
+	k.h.Sum(k.inner[:0])
+	for i := 0; i < k.block; i++ {
+		k.pad[i] ^= 0x36 ^ 0x5c
+	}
+	k.h.Reset()
+	k.h.Write(k.pad[:k.block])
+	k.h.Write(k.inner[:k.size])
+	k.h.Sum(dst[:0])
+	clear(k.pad[:])
+	clear(k.inner[:])
+}
+
+// extract is HKDF-Extract(salt, ikm): HMAC keyed by the salt.
+func (k *kdf) extract(dst, salt, ikm []byte) { k.hmac(dst, salt, ikm) }
+
+// expandLabel is HKDF-Expand-Label(secret, label, context, len(dst))
+// (RFC 8446 §7.1). Every output here is at most one hash long, so one HMAC
+// block of HKDF-Expand is all it takes.
+func (k *kdf) expandLabel(dst, secret []byte, label string, context []byte) {
+	if len(dst) > k.size {
+		panic("tlsmitm: expandLabel asked for more than one hash of output")
+	}
+	l := k.label[:0]
+	l = putU16(l, uint16(len(dst)))
+	l = append(l, byte(6+len(label)))
+	l = append(l, "tls13 "...)
+	l = append(l, label...)
+	l = append(l, byte(len(context)))
+	l = append(l, context...)
+	k.one[0] = 1
+	var out [maxHashLen]byte
+	k.hmac(out[:], secret, l, k.one[:])
+	copy(dst, out[:len(dst)])
+	clear(out[:])
+}
+
+// emptyHash writes Hash("") to dst, the context of Derive-Secret(., "derived", "").
+func (k *kdf) emptyHash(dst []byte) {
+	k.h.Reset()
+	k.h.Sum(dst[:0])
+}
+
+// schedule holds the secrets of RFC 8446 §7.1 for one connection. Each
+// secret is overwritten as soon as the next stage no longer needs it.
+type schedule struct {
+	kdf
+	secret     [maxHashLen]byte // early → handshake → master secret
+	clientHS   [maxHashLen]byte
+	serverHS   [maxHashLen]byte
+	clientAP   [maxHashLen]byte
+	serverAP   [maxHashLen]byte
+	scratch    [maxHashLen]byte
+	transcript [maxHashLen]byte
+	zeros      [maxHashLen]byte
+}
+
+// handshakeSecrets runs the schedule from the (EC)DHE secret to the
+// handshake traffic secrets, given Transcript-Hash(ClientHello..ServerHello).
+// There is no PSK, so the early secret is HKDF-Extract(0, 0).
+func (s *schedule) handshakeSecrets(shared, helloHash []byte) {
+	n := s.size
+	s.extract(s.secret[:n], s.zeros[:n], s.zeros[:n]) // Early Secret
+	s.emptyHash(s.scratch[:n])
+	s.expandLabel(s.secret[:n], s.secret[:n], "derived", s.scratch[:n])
+	s.extract(s.secret[:n], s.secret[:n], shared) // Handshake Secret
+	s.expandLabel(s.clientHS[:n], s.secret[:n], "c hs traffic", helloHash)
+	s.expandLabel(s.serverHS[:n], s.secret[:n], "s hs traffic", helloHash)
+}
+
+// masterSecrets derives the application traffic secrets, given
+// Transcript-Hash(ClientHello..server Finished).
+func (s *schedule) masterSecrets(finishedHash []byte) {
+	n := s.size
+	s.emptyHash(s.scratch[:n])
+	s.expandLabel(s.secret[:n], s.secret[:n], "derived", s.scratch[:n])
+	s.extract(s.secret[:n], s.secret[:n], s.zeros[:n]) // Master Secret
+	s.expandLabel(s.clientAP[:n], s.secret[:n], "c ap traffic", finishedHash)
+	s.expandLabel(s.serverAP[:n], s.secret[:n], "s ap traffic", finishedHash)
+}
+
+// finished writes verify_data for a Finished message (RFC 8446 §4.4.4):
+// HMAC(finished_key, transcript hash), finished_key derived from base.
+func (s *schedule) finished(dst, base, transcriptHash []byte) {
+	n := s.size
+	var key [maxHashLen]byte
+	s.expandLabel(key[:n], base, "finished", nil)
+	s.hmac(dst, key[:n], transcriptHash)
+	clear(key[:])
+}
+
+// verifyFinished checks a peer's verify_data in constant time.
+func (s *schedule) verifyFinished(got, base, transcriptHash []byte) bool {
+	n := s.size
+	var want [maxHashLen]byte
+	s.finished(want[:], base, transcriptHash)
+	ok := len(got) == n && subtle.ConstantTimeCompare(got, want[:n]) == 1
+	clear(want[:])
+	return ok
+}
+
+// nextTrafficSecret is the KeyUpdate step of RFC 8446 §7.2.
+func (s *schedule) nextTrafficSecret(secret []byte) {
+	s.expandLabel(secret, secret, "traffic upd", nil)
+}
+
+func (s *schedule) wipe() {
+	clear(s.secret[:])
+	clear(s.clientHS[:])
+	clear(s.serverHS[:])
+	clear(s.clientAP[:])
+	clear(s.serverAP[:])
+	clear(s.scratch[:])
+}

@@ -1,0 +1,129 @@
+package tlsmitm
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"io"
+	"net"
+	"testing"
+
+	"github.com/lucid-edge/lucid/internal/selfsigned"
+)
+
+// testCert is one ECDSA P-256 certificate shared by the package's tests.
+var testCert = func() *Certificate {
+	der, key, err := selfsigned.ECDSA(selfsigned.Hosts)
+	if err != nil {
+		panic(err)
+	}
+	return &Certificate{Chain: [][]byte{der}, PrivateKey: key}
+}()
+
+func testRoots(cert *Certificate) *x509.CertPool {
+	pool := x509.NewCertPool()
+	leaf, err := x509.ParseCertificate(cert.Chain[0])
+	if err != nil {
+		panic(err)
+	}
+	pool.AddCert(leaf)
+	return pool
+}
+
+func staticConfig(cert *Certificate) *Config {
+	return &Config{
+		GetCertificate: func(*ClientHello) (*Certificate, error) { return cert, nil },
+		NextProtos:     []string{"http/1.1"},
+	}
+}
+
+// serveEcho drives a Conn over a net.Conn the way an event loop would:
+// read what arrived, process it, write what came out. Application data is
+// echoed back. It returns the first error, or nil at close_notify or EOF.
+func serveEcho(nc net.Conn, c *Conn) error {
+	in := make([]byte, 0, 64<<10)
+	var out []byte
+	buf := make([]byte, 32<<10)
+	for {
+		k, rerr := nc.Read(buf)
+		in = append(in, buf[:k]...)
+		for {
+			res, err := c.Process(in, out[:0])
+			in = in[:copy(in, in[res.Consumed:])]
+			out = res.Out
+			if res.Event == EventData {
+				out, _ = c.Seal(out, res.Data)
+			}
+			if len(out) > 0 {
+				if _, werr := nc.Write(out); werr != nil && err == nil {
+					return werr
+				}
+				out = out[:0]
+			}
+			if err != nil {
+				return err
+			}
+			if res.Event == EventClosed {
+				out = c.CloseNotify(out[:0])
+				nc.Write(out)
+				return nil
+			}
+			if res.Event == EventNeedMore || res.Event == EventPending {
+				break
+			}
+		}
+		if rerr != nil {
+			if errors.Is(rerr, io.EOF) {
+				return nil
+			}
+			return rerr
+		}
+	}
+}
+
+func TestGoClientEcho(t *testing.T) {
+	cases := []struct {
+		name   string
+		groups []tls.CurveID
+	}{
+		{"X25519MLKEM768", []tls.CurveID{tls.X25519MLKEM768}},
+		{"X25519", []tls.CurveID{tls.X25519}},
+		{"P256", []tls.CurveID{tls.CurveP256}},
+		{"P384", []tls.CurveID{tls.CurveP384}},
+		{"HRR to P384", []tls.CurveID{tls.CurveP521, tls.CurveP384}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			cn, sn := net.Pipe()
+			srv := NewServer(staticConfig(testCert))
+			done := make(chan error, 1)
+			go func() { done <- serveEcho(sn, srv); sn.Close() }()
+			cl := tls.Client(cn, &tls.Config{ServerName: "localhost", RootCAs: testRoots(testCert), CurvePreferences: tc.groups, NextProtos: []string{"http/1.1"}})
+			if err := cl.Handshake(); err != nil {
+				t.Fatalf("handshake: %v", err)
+			}
+			msg := []byte("hello, lucid")
+			if _, err := cl.Write(msg); err != nil {
+				t.Fatal(err)
+			}
+			got := make([]byte, len(msg))
+			if _, err := io.ReadFull(cl, got); err != nil {
+				t.Fatal(err)
+			}
+			if string(got) != string(msg) {
+				t.Fatalf("echo = %q", got)
+			}
+			st := cl.ConnectionState()
+			if st.CurveID != tc.groups[len(tc.groups)-1] && tc.name != "X25519MLKEM768" {
+				t.Errorf("group = %v", st.CurveID)
+			}
+			if st.NegotiatedProtocol != "http/1.1" {
+				t.Errorf("ALPN = %q", st.NegotiatedProtocol)
+			}
+			cl.Close()
+			if err := <-done; err != nil {
+				t.Fatalf("server: %v", err)
+			}
+		})
+	}
+}
