@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/ecdh"
+	"crypto/rand"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -17,6 +19,9 @@ import (
 
 	utls "github.com/refraction-networking/utls"
 )
+
+// iopX448 is a group the server does not implement.
+const iopX448 = utls.CurveID(0x001e)
 
 var iopSuites = []struct {
 	name string
@@ -74,6 +79,15 @@ func iopDialUTLS(t *testing.T, s *iopServer, id utls.ClientHelloID, spec *utls.C
 		if err := uc.ApplyPreset(spec); err != nil {
 			t.Fatalf("ApplyPreset: %v", err)
 		}
+		// uTLS aborts with internal_error unless some classical ECDHE key is
+		// present, even when the only share is one we filled in by hand.
+		if ks := uc.HandshakeState.State13.KeyShareKeys; ks != nil && ks.Ecdhe == nil {
+			k, err := ecdh.X25519().GenerateKey(rand.Reader)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ks.Ecdhe = k
+		}
 	}
 	uc.SetDeadline(time.Now().Add(iopIOTimeout))
 	if err := uc.Handshake(); err != nil {
@@ -124,7 +138,13 @@ func TestInteropUTLSSuitesGroups(t *testing.T) {
 		for _, g := range iopGroups {
 			t.Run(su.name+"/"+g.name, func(t *testing.T) {
 				gid := utls.CurveID(g.id)
-				spec := iopUTLSSpec([]uint16{su.id}, []utls.CurveID{gid}, []utls.CurveID{gid})
+				groups := []utls.CurveID{gid}
+				if gid == utls.X25519MLKEM768 {
+					// uTLS cannot offer the hybrid alone (it insists on a classical
+					// ECDHE share); offer it the way browsers do, hybrid first.
+					groups = []utls.CurveID{utls.X25519MLKEM768, utls.X25519}
+				}
+				spec := iopUTLSSpec([]uint16{su.id}, groups, groups)
 				uc, rc := iopDialUTLS(t, s, utls.HelloCustom, spec)
 				defer uc.Close()
 				st := uc.ConnectionState()
@@ -149,11 +169,20 @@ func TestInteropUTLSSuitesGroups(t *testing.T) {
 func TestInteropHRR(t *testing.T) {
 	s := iopStartDefault(t)
 
-	// supported_groups [P-256, P-384] with an EMPTY key_share: the server has no
-	// usable share, so RFC 8446 §4.1.1 requires a HelloRetryRequest.
+	// supported_groups [X448, P-256, P-384] with a key share for X448 only, a
+	// group the server does not implement: the server has no usable share, so
+	// RFC 8446 §4.1.1 requires a HelloRetryRequest. (uTLS refuses to send an
+	// empty key_share, hence the unsupported-group share.)
 	for _, su := range iopSuites {
-		t.Run("EmptyKeyShare/"+su.name, func(t *testing.T) {
-			spec := iopUTLSSpec([]uint16{su.id}, []utls.CurveID{utls.CurveP256, utls.CurveP384}, nil)
+		t.Run("NoUsableShare/"+su.name, func(t *testing.T) {
+			x448 := make([]byte, 56)
+			rand.Read(x448)
+			spec := iopUTLSSpec([]uint16{su.id}, []utls.CurveID{iopX448, utls.CurveP256, utls.CurveP384}, nil)
+			for _, e := range spec.Extensions {
+				if ks, ok := e.(*utls.KeyShareExtension); ok {
+					ks.KeyShares = []utls.KeyShare{{Group: iopX448, Data: x448}}
+				}
+			}
 			uc, rc := iopDialUTLS(t, s, utls.HelloCustom, spec)
 			defer uc.Close()
 			info, err := iopAnalyzeServerHellos(rc.received())
@@ -330,6 +359,9 @@ func TestInteropCurl(t *testing.T) {
 	}{
 		{"localhost-resolve", []string{"--resolve", "localhost:" + s.port + ":127.0.0.1", "https://localhost:" + s.port + "/"}},
 		{"ip-literal", []string{"https://127.0.0.1:" + s.port + "/"}},
+		// curl --http1.0 offers ALPN "http/1.0" only (RFC 7301: a server with no
+		// overlap "SHALL" send no_application_protocol; real servers usually ignore it).
+		{"http1.0-no-alpn", []string{"--http1.0", "--no-alpn", "--resolve", "localhost:" + s.port + ":127.0.0.1", "https://localhost:" + s.port + "/"}},
 		{"http1.0", []string{"--http1.0", "--resolve", "localhost:" + s.port + ":127.0.0.1", "https://localhost:" + s.port + "/"}},
 		{"http1.1-two-urls-keepalive", []string{"--http1.1", "--resolve", "localhost:" + s.port + ":127.0.0.1",
 			"https://localhost:" + s.port + "/", "https://localhost:" + s.port + "/again"}},

@@ -1,0 +1,145 @@
+// Command edge is Lucid's inspecting edge. Today it has one mode:
+//
+//	edge terminate -listen ADDR [-cert PEM -key PEM] [-loops N] [-admin ADDR]
+//
+// which serves `HTTP/1.1 200 OK` over Lucid's own TLS 1.3 stack on gnet, the
+// handshake-throughput target for benchmarks and conformance suites.
+package main
+
+import (
+	"context"
+	"crypto"
+	"crypto/tls"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/VictoriaMetrics/metrics"
+
+	"github.com/lucid-edge/lucid/engine"
+	"github.com/lucid-edge/lucid/tlsmitm"
+)
+
+const usage = `usage:
+  edge terminate -listen ADDR [-cert PEM -key PEM] [-loops N] [-admin ADDR]
+`
+
+func main() {
+	if len(os.Args) < 2 || os.Args[1] != "terminate" {
+		fmt.Fprint(os.Stderr, usage)
+		os.Exit(2)
+	}
+	if err := terminate(os.Args[2:]); err != nil {
+		fmt.Fprintln(os.Stderr, "edge:", err)
+		os.Exit(1)
+	}
+}
+
+func terminate(args []string) error {
+	fs := flag.NewFlagSet("terminate", flag.ContinueOnError)
+	listen := fs.String("listen", "127.0.0.1:8443", "TCP address to serve TLS on")
+	certFile := fs.String("cert", "", "PEM certificate chain (default: a fresh self-signed ECDSA P-256 one)")
+	keyFile := fs.String("key", "", "PEM private key for -cert")
+	loops := fs.Int("loops", 0, "event loops (default: one per CPU)")
+	admin := fs.String("admin", "", "address for /metrics (default: none)")
+	verbose := fs.Bool("v", false, "log every refused connection")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if (*certFile == "") != (*keyFile == "") {
+		return errors.New("-cert and -key go together")
+	}
+	level := slog.LevelWarn
+	if *verbose {
+		level = slog.LevelInfo
+	}
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+
+	cfg := engine.TerminateConfig{Addr: *listen, Loops: *loops, Logger: logger}
+	if *certFile != "" {
+		cert, err := loadCertificate(*certFile, *keyFile)
+		if err != nil {
+			return err
+		}
+		cfg.Certificate = cert
+	}
+	srv, err := engine.StartTerminate(cfg)
+	if err != nil {
+		return err
+	}
+	if *admin != "" {
+		if err := serveMetrics(*admin, logger); err != nil {
+			_ = srv.Stop(context.Background())
+			return err
+		}
+	}
+	host, port, _ := net.SplitHostPort(srv.Addr())
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() && *certFile == "" {
+		host = "localhost"
+	}
+	fmt.Printf("lucid: terminating TLS 1.3 on %s\n", srv.Addr())
+	if *certFile == "" {
+		fmt.Println("lucid: the certificate is self-signed and new for this run; -k tells curl to accept it")
+		fmt.Printf("try:   curl -k https://%s/\n", net.JoinHostPort(host, port))
+	} else {
+		fmt.Printf("try:   curl https://%s/\n", net.JoinHostPort(host, port))
+	}
+
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	select {
+	case s := <-sig:
+		logger.Warn("stopping", "signal", s.String())
+	case err := <-waitErr(srv):
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return srv.Stop(ctx)
+}
+
+func waitErr(srv *engine.TerminateServer) <-chan error {
+	ch := make(chan error, 1)
+	go func() { ch <- srv.Wait() }()
+	return ch
+}
+
+// loadCertificate reads a PEM chain and key. crypto/tls only parses the
+// files here; the TLS itself is Lucid's.
+func loadCertificate(certFile, keyFile string) (*tlsmitm.Certificate, error) {
+	pair, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("loading -cert/-key: %w", err)
+	}
+	signer, ok := pair.PrivateKey.(crypto.Signer)
+	if !ok {
+		return nil, errors.New("loading -key: the key cannot sign")
+	}
+	return &tlsmitm.Certificate{Chain: pair.Certificate, PrivateKey: signer}, nil
+}
+
+func serveMetrics(addr string, logger *slog.Logger) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("admin listener: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/metrics", func(w http.ResponseWriter, _ *http.Request) {
+		metrics.WritePrometheus(w, true)
+	})
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			logger.Error("admin server stopped", "err", err)
+		}
+	}()
+	fmt.Printf("lucid: metrics at http://%s/metrics\n", ln.Addr())
+	return nil
+}

@@ -1,0 +1,327 @@
+// Package engine runs Lucid's connections on gnet event loops: one loop per
+// core, each connection on one loop for life, its TLS state driven by
+// tlsmitm's sans-IO server without a goroutine of its own.
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"runtime"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/panjf2000/gnet/v2"
+	"golang.org/x/sys/unix"
+
+	"github.com/lucid-edge/lucid/internal/selfsigned"
+	"github.com/lucid-edge/lucid/tlsmitm"
+)
+
+// TerminateConfig configures a TLS-terminating test responder.
+type TerminateConfig struct {
+	// Addr is the TCP address to listen on; port 0 picks a free port.
+	Addr string
+	// Certificate is served to every client; nil makes a self-signed
+	// ECDSA P-256 certificate for localhost, 127.0.0.1 and ::1.
+	Certificate *tlsmitm.Certificate
+	// Loops is the number of event loops; 0 means one per CPU.
+	Loops int
+	// Logger receives one line per refused connection; nil discards.
+	Logger *slog.Logger
+	// HandshakeTimeout bounds accept-to-Finished; IdleTimeout bounds a
+	// connection that sends nothing. Zero means 10 s and 60 s.
+	HandshakeTimeout, IdleTimeout time.Duration
+}
+
+// drainTimeout is how long a connection we are closing may go on sending
+// before it is cut off. Reading it out, rather than closing at once, keeps
+// the kernel from answering with a reset that would destroy our final alert
+// before the client reads it.
+const drainTimeout = 2 * time.Second
+
+// TerminateServer is a running `edge terminate`. Its methods are safe for
+// concurrent use.
+type TerminateServer struct {
+	addr    string
+	cert    *tlsmitm.Certificate
+	handler *terminateHandler
+	done    chan error
+}
+
+// StartTerminate starts serving and returns once the listener accepts.
+func StartTerminate(cfg TerminateConfig) (*TerminateServer, error) {
+	if cfg.Certificate == nil {
+		der, key, err := selfsigned.ECDSA(selfsigned.Hosts)
+		if err != nil {
+			return nil, fmt.Errorf("engine: making a self-signed certificate: %w", err)
+		}
+		cfg.Certificate = &tlsmitm.Certificate{Chain: [][]byte{der}, PrivateKey: key}
+	}
+	if cfg.Loops <= 0 {
+		cfg.Loops = runtime.NumCPU()
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if cfg.HandshakeTimeout <= 0 {
+		cfg.HandshakeTimeout = 10 * time.Second
+	}
+	if cfg.IdleTimeout <= 0 {
+		cfg.IdleTimeout = 60 * time.Second
+	}
+	addr, reusePort, err := resolveListenAddr(cfg.Addr)
+	if err != nil {
+		return nil, err
+	}
+	cert := cfg.Certificate
+	h := &terminateHandler{
+		cfg: cfg,
+		tlsConfig: &tlsmitm.Config{
+			GetCertificate: func(*tlsmitm.ClientHello) (*tlsmitm.Certificate, error) { return cert, nil },
+			NextProtos:     []string{"http/1.1", "http/1.0"},
+		},
+		booted: make(chan struct{}),
+	}
+	s := &TerminateServer{cert: cert, handler: h, done: make(chan error, 1)}
+	go func() {
+		s.done <- gnet.Run(h, "tcp://"+addr,
+			gnet.WithMulticore(true),
+			gnet.WithNumEventLoop(cfg.Loops),
+			gnet.WithReusePort(reusePort),
+			gnet.WithTicker(true),
+			gnet.WithTCPNoDelay(gnet.TCPNoDelay),
+			gnet.WithLogger(gnetLogger{cfg.Logger}),
+		)
+	}()
+	select {
+	case <-h.booted:
+	case err := <-s.done:
+		return nil, fmt.Errorf("engine: listening on %s: %w", addr, err)
+	}
+	s.addr, err = h.boundAddr()
+	if err != nil {
+		_ = s.Stop(context.Background())
+		return nil, err
+	}
+	return s, nil
+}
+
+// resolveListenAddr turns port 0 into a concrete free port: with
+// SO_REUSEPORT every loop binds its own listener, and each would otherwise
+// get a different port.
+func resolveListenAddr(addr string) (string, bool, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", false, fmt.Errorf("engine: listen address %q: %w", addr, err)
+	}
+	if port != "0" {
+		return addr, true, nil
+	}
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return "", false, fmt.Errorf("engine: listen address %q: %w", addr, err)
+	}
+	p := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	return net.JoinHostPort(host, strconv.Itoa(p)), true, nil
+}
+
+// Addr is the address the server listens on.
+func (s *TerminateServer) Addr() string { return s.addr }
+
+// Certificate is the certificate the server presents.
+func (s *TerminateServer) Certificate() *tlsmitm.Certificate { return s.cert }
+
+// Stop closes the listener and every connection, and waits for the loops
+// to end.
+func (s *TerminateServer) Stop(ctx context.Context) error {
+	var err error
+	s.handler.stopOnce.Do(func() {
+		err = s.handler.engine.Stop(ctx)
+		if err == nil {
+			select {
+			case err = <-s.done:
+			case <-ctx.Done():
+				err = ctx.Err()
+			}
+		}
+	})
+	return err
+}
+
+// Wait blocks until the server stops and returns why.
+func (s *TerminateServer) Wait() error { return <-s.done }
+
+// connState is one client connection. It is touched only on its loop.
+type connState struct {
+	prev, next *connState
+	gc         gnet.Conn
+	loop       *loopState
+	tls        *tlsmitm.Conn
+	deadline   time.Time
+	draining   bool // our side is done: read and drop until the peer closes
+	shutWrPend bool // shut down writing once the output has drained
+	resp       responder
+}
+
+type terminateHandler struct {
+	gnet.BuiltinEventEngine
+	cfg       TerminateConfig
+	tlsConfig *tlsmitm.Config
+	loops     loops
+	engine    gnet.Engine
+	booted    chan struct{}
+	stopOnce  sync.Once
+}
+
+func (h *terminateHandler) OnBoot(eng gnet.Engine) gnet.Action {
+	h.engine = eng
+	close(h.booted)
+	return gnet.None
+}
+
+func (h *terminateHandler) boundAddr() (string, error) {
+	fd, err := h.engine.Dup()
+	if err != nil {
+		return "", fmt.Errorf("engine: reading the listener address: %w", err)
+	}
+	defer unix.Close(fd)
+	sa, err := unix.Getsockname(fd)
+	if err != nil {
+		return "", fmt.Errorf("engine: reading the listener address: %w", err)
+	}
+	switch a := sa.(type) {
+	case *unix.SockaddrInet4:
+		return net.JoinHostPort(net.IP(a.Addr[:]).String(), strconv.Itoa(a.Port)), nil
+	case *unix.SockaddrInet6:
+		return net.JoinHostPort(net.IP(a.Addr[:]).String(), strconv.Itoa(a.Port)), nil
+	}
+	return "", errors.New("engine: listener is not TCP")
+}
+
+func (h *terminateHandler) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
+	ls := h.loops.get(c.EventLoop())
+	cs := &connState{gc: c, loop: ls, tls: tlsmitm.NewServer(h.tlsConfig)}
+	cs.deadline = time.Now().Add(h.cfg.HandshakeTimeout)
+	ls.conns.add(cs)
+	c.SetContext(cs)
+	connsAccepted.Inc()
+	return nil, gnet.None
+}
+
+func (h *terminateHandler) OnClose(c gnet.Conn, _ error) gnet.Action {
+	if cs, ok := c.Context().(*connState); ok {
+		cs.loop.conns.remove(cs)
+		cs.tls.Release()
+		c.SetContext(nil)
+		connsClosed.Inc()
+	}
+	return gnet.None
+}
+
+func (h *terminateHandler) OnTraffic(c gnet.Conn) gnet.Action {
+	cs := c.Context().(*connState)
+	in, _ := c.Peek(-1)
+	if cs.draining {
+		_, _ = c.Discard(len(in))
+		h.shutdownWrite(c, cs)
+		return gnet.None
+	}
+	ls := cs.loop
+	out := ls.out[:0]
+	consumed := 0
+	finish := false
+	for !finish {
+		res, err := cs.tls.Process(in[consumed:], out)
+		consumed += res.Consumed
+		out = res.Out
+		if err != nil {
+			h.logFailure(c, err)
+			finish = true
+			break
+		}
+		switch res.Event {
+		case tlsmitm.EventNeedMore, tlsmitm.EventPending:
+			_, _ = c.Discard(consumed)
+			h.flush(c, out)
+			ls.out = out[:0]
+			return gnet.None
+		case tlsmitm.EventHandshakeDone:
+			handshakesDone.Inc()
+			cs.deadline = time.Now().Add(h.cfg.IdleTimeout)
+		case tlsmitm.EventData:
+			cs.deadline = time.Now().Add(h.cfg.IdleTimeout)
+			out, finish = cs.resp.feed(res.Data, cs.tls, out)
+			if finish {
+				out = cs.tls.CloseNotify(out)
+			}
+		case tlsmitm.EventClosed:
+			out = cs.tls.CloseNotify(out)
+			finish = true
+		}
+	}
+	// The connection ends: whatever is left of the input is dropped, our
+	// last records go out, and the write side is shut so the client reads
+	// them followed by a clean end of stream.
+	_, _ = c.Discard(len(in))
+	h.flush(c, out)
+	ls.out = out[:0]
+	cs.draining = true
+	cs.deadline = time.Now().Add(drainTimeout)
+	cs.shutWrPend = true
+	h.shutdownWrite(c, cs)
+	return gnet.None
+}
+
+func (h *terminateHandler) flush(c gnet.Conn, out []byte) {
+	if len(out) > 0 {
+		_, _ = c.Write(out)
+	}
+}
+
+// shutdownWrite sends FIN once gnet has handed all our output to the kernel.
+func (h *terminateHandler) shutdownWrite(c gnet.Conn, cs *connState) {
+	if cs.shutWrPend && c.OutboundBuffered() == 0 {
+		cs.shutWrPend = false
+		_ = unix.Shutdown(c.Fd(), unix.SHUT_WR)
+	}
+}
+
+func (h *terminateHandler) logFailure(c gnet.Conn, err error) {
+	var sent *tlsmitm.AlertError
+	var got *tlsmitm.PeerAlertError
+	switch {
+	case errors.As(err, &sent):
+		alertSent(sent.Alert)
+	case errors.As(err, &got):
+		alertReceived(got.Alert)
+	}
+	h.cfg.Logger.Info("tls connection refused", "remote", c.RemoteAddr().String(), "err", err.Error())
+}
+
+// OnTick sweeps every loop for connections past their deadline.
+func (h *terminateHandler) OnTick() (time.Duration, gnet.Action) {
+	h.loops.sweep(h.expire)
+	return 250 * time.Millisecond, gnet.None
+}
+
+// expire runs on the loop that owns ls.
+func (h *terminateHandler) expire(ls *loopState, now time.Time) {
+	for cs, next := ls.conns.head, (*connState)(nil); cs != nil; cs = next {
+		next = cs.next
+		if cs.shutWrPend {
+			h.shutdownWrite(cs.gc, cs)
+		}
+		if now.After(cs.deadline) {
+			if !cs.draining {
+				connsTimedOut.Inc()
+			}
+			_ = cs.gc.Close()
+		}
+	}
+}
