@@ -93,6 +93,9 @@ func (ch *ClientHello) parse(msg []byte) *AlertError {
 	*ch = ClientHello{}
 	ch.Raw = msg
 	r := newReader(msg)
+	if len(msg) < 4 {
+		return alertf(AlertDecodeError, "ClientHello is shorter than a message header")
+	}
 	if r.u8() != typeClientHello {
 		return alertf(AlertUnexpectedMessage, "expected a ClientHello")
 	}
@@ -159,6 +162,9 @@ func (ch *ClientHello) parseExtension(typ uint16, data []byte) *AlertError {
 	switch typ {
 	case extServerName:
 		list := newReader(r.vec16())
+		if list.empty() {
+			r.fail() // RFC 6066 §3: server_name_list<1..2^16-1>
+		}
 		for list.ok && !list.empty() {
 			nameType := list.u8()
 			name := list.vec16()

@@ -270,8 +270,7 @@ func (c *Conn) readAlert(content []byte) (Event, []byte, error) {
 		return EventNeedMore, nil, nil // §6.1: a close_notify should follow
 	}
 	// §6.2: every other alert is fatal; nothing is sent back.
-	c.err = &PeerAlertError{Alert: a}
-	return 0, nil, c.err
+	return 0, nil, &PeerAlertError{Alert: a}
 }
 
 // skipEarly drops a record of rejected 0-RTT data, as §4.2.10 requires of a
@@ -312,18 +311,22 @@ func (c *Conn) readHandshake(content []byte, out *[]byte) (Event, []byte, error)
 		}
 		msg := buf[:4+n]
 		c.hsOff += len(msg)
-		keysBefore := c.read.aead
 		_, hello1 := c.st.(expectClientHello)
 		_, hello2 := c.st.(expectSecondClientHello)
+		if (hello1 || hello2) && c.hsOff < len(c.hs) {
+			// A client must wait for our answer to its hello, and its next
+			// message comes under new keys (§5.1): refuse before answering.
+			return 0, nil, alertf(AlertUnexpectedMessage, "handshake data follows the ClientHello")
+		}
+		keysBefore := c.read.aead
 		next, err := c.st.handle(c, msg, out)
 		if err != nil {
 			return 0, nil, err
 		}
 		c.st = next
-		if (c.read.aead != keysBefore || hello1 || hello2) && c.hsOff < len(c.hs) {
+		if c.read.aead != keysBefore && c.hsOff < len(c.hs) {
 			// §5.1: a handshake message must not span a key change, so
-			// nothing may follow the message that changed the keys; and
-			// nothing may follow a ClientHello before the server answers.
+			// nothing may follow the message that changed the keys.
 			return 0, nil, alertf(AlertUnexpectedMessage, "handshake data after a key change in the same record")
 		}
 		if _, ok := next.(expectTraffic); ok && !c.complete {

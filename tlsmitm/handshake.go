@@ -1,6 +1,9 @@
 package tlsmitm
 
-import "slices"
+import (
+	"io"
+	"slices"
+)
 
 // state is one step of the server handshake (RFC 8446 §2, §4). handle takes
 // one complete handshake message (header included) and returns the state
@@ -99,6 +102,11 @@ func (expectFinished) handle(c *Conn, msg []byte, out *[]byte) (state, *AlertErr
 		return nil, alertf(AlertUnexpectedMessage, "expected the client's Finished")
 	}
 	n := c.sched.size
+	if len(msg)-4 != n {
+		// §6.2: a message of the wrong length is decode_error; only a
+		// well-formed Finished that fails to verify is decrypt_error.
+		return nil, alertf(AlertDecodeError, "client Finished has the wrong length")
+	}
 	// The client's Finished covers the transcript up to the server's
 	// Finished, which is exactly the hash the application secrets used.
 	if !c.sched.verifyFinished(msg[4:], c.sched.clientHS[:n], c.sched.transcript[:n]) {
@@ -315,7 +323,7 @@ func (c *Conn) sendServerFlight(cert *Certificate, out *[]byte) (state, *AlertEr
 		}
 	}
 	var random [32]byte
-	if _, err := c.rand.Read(random[:]); err != nil {
+	if _, err := io.ReadFull(c.rand, random[:]); err != nil {
 		return nil, alertf(AlertInternalError, "reading randomness failed")
 	}
 	var pub [maxServerShare]byte
