@@ -258,7 +258,6 @@ type iopSHInfo struct {
 	suite    uint16
 	group    uint16 // key_share group of the (final) ServerHello
 	version  uint16 // supported_versions of the final ServerHello
-	alpn     string // never in SH for 1.3; kept for completeness
 }
 
 // iopAnalyzeServerHellos parses the plaintext part of a server byte stream:
@@ -506,7 +505,7 @@ func iopExpectPlainAlert(t *testing.T, s *iopServer, payload []byte, halfClose b
 	got, err := iopReadAll(c, 5*time.Second)
 	wantB := iopAlertRecord(want)
 	if !bytes.Equal(got, wantB) {
-		t.Errorf("reply = % x, want % x (fatal alert %d: %s)", got, wantB, want, why)
+		t.Errorf("reply = %s, want % x (fatal plaintext alert %d: %s)", iopSummarize(got), wantB, want, why)
 	}
 	if !errors.Is(err, io.EOF) {
 		t.Errorf("connection ended with %s, want clean EOF after the alert", iopDescribeEnd(err))
@@ -902,4 +901,31 @@ func (p *iopPuppet) expectEncryptedAlert(want byte, why string) {
 	if !errors.Is(end, io.EOF) {
 		t.Errorf("connection ended with %s, want clean EOF after the alert", iopDescribeEnd(end))
 	}
+}
+
+// iopSummarize renders a server byte stream: short streams as hex, long ones
+// as a list of records (type/length, plus the body of small records).
+func iopSummarize(b []byte) string {
+	if len(b) <= 32 {
+		return fmt.Sprintf("[% x]", b)
+	}
+	recs, rest := iopParseRecords(b)
+	var parts []string
+	for _, r := range recs {
+		name := map[byte]string{recCCS: "CCS", recAlert: "alert", recHandshake: "handshake", recAppData: "appdata"}[r.typ]
+		if name == "" {
+			name = fmt.Sprintf("type%#02x", r.typ)
+		}
+		if len(r.body) <= 8 {
+			parts = append(parts, fmt.Sprintf("%s(%d: % x)", name, len(r.body), r.body))
+		} else if r.typ == recHandshake && len(r.body) > 0 {
+			parts = append(parts, fmt.Sprintf("%s(%d, msg type %d)", name, len(r.body), r.body[0]))
+		} else {
+			parts = append(parts, fmt.Sprintf("%s(%d)", name, len(r.body)))
+		}
+	}
+	if len(rest) > 0 {
+		parts = append(parts, fmt.Sprintf("+%d bytes partial", len(rest)))
+	}
+	return fmt.Sprintf("%d bytes: %s", len(b), strings.Join(parts, " "))
 }
