@@ -50,7 +50,8 @@ type TerminateServer struct {
 	addr    string
 	cert    *tlsmitm.Certificate
 	handler *terminateHandler
-	done    chan error
+	done    chan struct{} // closed when gnet.Run returns
+	runErr  error         // what gnet.Run returned; read after done
 }
 
 // StartTerminate starts serving and returns once the listener accepts.
@@ -87,9 +88,10 @@ func StartTerminate(cfg TerminateConfig) (*TerminateServer, error) {
 		},
 		booted: make(chan struct{}),
 	}
-	s := &TerminateServer{cert: cert, handler: h, done: make(chan error, 1)}
+	s := &TerminateServer{cert: cert, handler: h, done: make(chan struct{})}
 	go func() {
-		s.done <- gnet.Run(h, "tcp://"+addr,
+		defer close(s.done)
+		s.runErr = gnet.Run(h, "tcp://"+addr,
 			gnet.WithMulticore(true),
 			gnet.WithNumEventLoop(cfg.Loops),
 			gnet.WithReusePort(reusePort),
@@ -100,8 +102,8 @@ func StartTerminate(cfg TerminateConfig) (*TerminateServer, error) {
 	}()
 	select {
 	case <-h.booted:
-	case err := <-s.done:
-		return nil, fmt.Errorf("engine: listening on %s: %w", addr, err)
+	case <-s.done:
+		return nil, fmt.Errorf("engine: listening on %s: %w", addr, s.runErr)
 	}
 	s.addr, err = h.boundAddr()
 	if err != nil {
@@ -145,7 +147,8 @@ func (s *TerminateServer) Stop(ctx context.Context) error {
 		err = s.handler.engine.Stop(ctx)
 		if err == nil {
 			select {
-			case err = <-s.done:
+			case <-s.done:
+				err = s.runErr
 			case <-ctx.Done():
 				err = ctx.Err()
 			}
@@ -155,7 +158,10 @@ func (s *TerminateServer) Stop(ctx context.Context) error {
 }
 
 // Wait blocks until the server stops and returns why.
-func (s *TerminateServer) Wait() error { return <-s.done }
+func (s *TerminateServer) Wait() error {
+	<-s.done
+	return s.runErr
+}
 
 // connState is one client connection. It is touched only on its loop.
 type connState struct {
