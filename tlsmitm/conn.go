@@ -84,6 +84,20 @@ type Conn struct {
 	err        error
 
 	scratch []byte // builds outgoing handshake messages
+	pad     scratchpad
+}
+
+// scratchpad holds a handshake's short-lived values. They sit in the Conn,
+// not on the stack, because they pass through interfaces (io.Reader,
+// hash.Hash, crypto.Signer) that would move a stack copy to the heap; each
+// secret is wiped as soon as it has been used.
+type scratchpad struct {
+	random [32]byte
+	shared [maxSharedSecret]byte
+	seed   [64]byte
+	sum    [maxHashLen]byte
+	digest [64]byte
+	signed [64 + 34 + maxHashLen]byte
 }
 
 // NewServer returns a connection that waits for a ClientHello.
@@ -286,6 +300,10 @@ func (c *Conn) skipEarly(n int) bool {
 	return true
 }
 
+// initialHandshakeBuffer fits a ClientHello with a post-quantum key share
+// in one allocation.
+const initialHandshakeBuffer = 2048
+
 // maxEarlySkip bounds how much rejected early data is skipped before the
 // connection is refused: more than any client sends in its first flight.
 const maxEarlySkip = 1 << 17
@@ -294,6 +312,9 @@ const maxEarlySkip = 1 << 17
 func (c *Conn) readHandshake(content []byte, out *[]byte) (Event, []byte, error) {
 	if c.hsOff == len(c.hs) {
 		c.hs, c.hsOff = c.hs[:0], 0
+	}
+	if c.hs == nil {
+		c.hs = make([]byte, 0, max(len(content), initialHandshakeBuffer))
 	}
 	c.hs = append(c.hs, content...)
 	ev := EventNeedMore
@@ -319,7 +340,8 @@ func (c *Conn) readHandshake(content []byte, out *[]byte) (Event, []byte, error)
 			return 0, nil, alertf(AlertUnexpectedMessage, "handshake data follows the ClientHello")
 		}
 		keysBefore := c.read.aead
-		next, err := c.st.handle(c, msg, out)
+		next, o, err := c.st.handle(c, msg, *out)
+		*out = o
 		if err != nil {
 			return 0, nil, err
 		}

@@ -9,7 +9,7 @@ import (
 // one complete handshake message (header included) and returns the state
 // that follows; a message a state does not expect is unexpected_message.
 type state interface {
-	handle(c *Conn, msg []byte, out *[]byte) (state, *AlertError)
+	handle(c *Conn, msg, out []byte) (state, []byte, *AlertError)
 }
 
 type (
@@ -27,23 +27,23 @@ var helloRetryRandom = [32]byte{
 	0xc2, 0xa2, 0x11, 0x16, 0x7a, 0xbb, 0x8c, 0x5e, 0x07, 0x9e, 0x09, 0xe2, 0xc8, 0xa8, 0x33, 0x9c,
 }
 
-func (expectClientHello) handle(c *Conn, msg []byte, out *[]byte) (state, *AlertError) {
+func (expectClientHello) handle(c *Conn, msg, out []byte) (state, []byte, *AlertError) {
 	if msg[0] != typeClientHello {
-		return nil, alertf(AlertUnexpectedMessage, "first handshake message is not a ClientHello")
+		return nil, out, alertf(AlertUnexpectedMessage, "first handshake message is not a ClientHello")
 	}
 	ch := &c.hello
 	if err := ch.parse(msg); err != nil {
-		return nil, err
+		return nil, out, err
 	}
 	if err := checkClientHello13(ch); err != nil {
-		return nil, err
+		return nil, out, err
 	}
 	c.suite = chooseSuite(c.cfg.cipherSuites(), ch.CipherSuites)
 	if c.suite == nil {
-		return nil, alertf(AlertHandshakeFailure, "no cipher suite in common")
+		return nil, out, alertf(AlertHandshakeFailure, "no cipher suite in common")
 	}
 	if err := c.negotiateALPN(); err != nil {
-		return nil, err
+		return nil, out, err
 	}
 	c.compatCCS = len(ch.SessionID) > 0
 	c.earlyData = ch.EarlyData
@@ -54,105 +54,105 @@ func (expectClientHello) handle(c *Conn, msg []byte, out *[]byte) (state, *Alert
 	share, retry := c.chooseGroup()
 	if share == nil {
 		if retry == 0 {
-			return nil, alertf(AlertHandshakeFailure, "no key exchange group in common")
+			return nil, out, alertf(AlertHandshakeFailure, "no key exchange group in common")
 		}
 		c.group = retry
-		*out = c.sendHelloRetryRequest(*out)
-		return expectSecondClientHello{}, nil
+		out = c.sendHelloRetryRequest(out)
+		return expectSecondClientHello{}, out, nil
 	}
 	c.group = share.Group
 	return c.askCertificate(out)
 }
 
-func (expectSecondClientHello) handle(c *Conn, msg []byte, out *[]byte) (state, *AlertError) {
+func (expectSecondClientHello) handle(c *Conn, msg, out []byte) (state, []byte, *AlertError) {
 	if msg[0] != typeClientHello {
-		return nil, alertf(AlertUnexpectedMessage, "expected a second ClientHello after HelloRetryRequest")
+		return nil, out, alertf(AlertUnexpectedMessage, "expected a second ClientHello after HelloRetryRequest")
 	}
 	ch := &c.hello
 	if err := ch.parse(msg); err != nil {
-		return nil, err
+		return nil, out, err
 	}
 	if err := checkClientHello13(ch); err != nil {
-		return nil, err
+		return nil, out, err
 	}
 	// §4.1.2: the second hello carries one share, for the group asked for,
 	// no early_data, and may not drop the suite already chosen.
 	if len(ch.KeyShares) != 1 || ch.KeyShares[0].Group != c.group {
-		return nil, alertf(AlertIllegalParameter, "second ClientHello does not carry the one key share asked for")
+		return nil, out, alertf(AlertIllegalParameter, "second ClientHello does not carry the one key share asked for")
 	}
 	if ch.EarlyData {
-		return nil, alertf(AlertIllegalParameter, "second ClientHello offers early data")
+		return nil, out, alertf(AlertIllegalParameter, "second ClientHello offers early data")
 	}
 	if !contains16(ch.CipherSuites, c.suite.id) {
-		return nil, alertf(AlertIllegalParameter, "second ClientHello dropped the chosen cipher suite")
+		return nil, out, alertf(AlertIllegalParameter, "second ClientHello dropped the chosen cipher suite")
 	}
 	if err := c.negotiateALPN(); err != nil {
-		return nil, err
+		return nil, out, err
 	}
 	c.transcript.Write(msg)
 	return c.askCertificate(out)
 }
 
-func (awaitCertificate) handle(*Conn, []byte, *[]byte) (state, *AlertError) {
-	return nil, alertf(AlertUnexpectedMessage, "handshake message while the certificate is pending")
+func (awaitCertificate) handle(_ *Conn, _, out []byte) (state, []byte, *AlertError) {
+	return nil, out, alertf(AlertUnexpectedMessage, "handshake message while the certificate is pending")
 }
 
-func (expectFinished) handle(c *Conn, msg []byte, out *[]byte) (state, *AlertError) {
+func (expectFinished) handle(c *Conn, msg, out []byte) (state, []byte, *AlertError) {
 	if msg[0] != typeFinished {
-		return nil, alertf(AlertUnexpectedMessage, "expected the client's Finished")
+		return nil, out, alertf(AlertUnexpectedMessage, "expected the client's Finished")
 	}
 	n := c.sched.size
 	if len(msg)-4 != n {
 		// §6.2: a message of the wrong length is decode_error; only a
 		// well-formed Finished that fails to verify is decrypt_error.
-		return nil, alertf(AlertDecodeError, "client Finished has the wrong length")
+		return nil, out, alertf(AlertDecodeError, "client Finished has the wrong length")
 	}
 	// The client's Finished covers the transcript up to the server's
 	// Finished, which is exactly the hash the application secrets used.
 	if !c.sched.verifyFinished(msg[4:], c.sched.clientHS[:n], c.sched.transcript[:n]) {
-		return nil, alertf(AlertDecryptError, "client Finished does not verify")
+		return nil, out, alertf(AlertDecryptError, "client Finished does not verify")
 	}
 	if err := c.read.setKeys(&c.sched.kdf, c.suite, c.sched.clientAP[:n]); err != nil {
-		return nil, alertf(AlertInternalError, "installing traffic keys failed")
+		return nil, out, alertf(AlertInternalError, "installing traffic keys failed")
 	}
 	clear(c.sched.clientHS[:])
 	clear(c.sched.serverHS[:])
 	c.transcript = nil
-	return expectTraffic{}, nil
+	return expectTraffic{}, out, nil
 }
 
-func (expectTraffic) handle(c *Conn, msg []byte, out *[]byte) (state, *AlertError) {
+func (expectTraffic) handle(c *Conn, msg, out []byte) (state, []byte, *AlertError) {
 	switch msg[0] {
 	case typeKeyUpdate:
 		return c.handleKeyUpdate(msg, out)
 	}
 	// We never send CertificateRequest, accept no early data and issue no
 	// tickets, so a client has no other post-handshake message to send.
-	return nil, alertf(AlertUnexpectedMessage, "unexpected post-handshake message")
+	return nil, out, alertf(AlertUnexpectedMessage, "unexpected post-handshake message")
 }
 
 // handleKeyUpdate moves the client's traffic key forward and, when asked,
 // our own (§4.6.3).
-func (c *Conn) handleKeyUpdate(msg []byte, out *[]byte) (state, *AlertError) {
+func (c *Conn) handleKeyUpdate(msg []byte, out []byte) (state, []byte, *AlertError) {
 	if len(msg) != 5 || msg[4] > 1 {
 		if len(msg) != 5 {
-			return nil, alertf(AlertDecodeError, "KeyUpdate has the wrong length")
+			return nil, out, alertf(AlertDecodeError, "KeyUpdate has the wrong length")
 		}
-		return nil, alertf(AlertIllegalParameter, "KeyUpdate request_update is neither 0 nor 1")
+		return nil, out, alertf(AlertIllegalParameter, "KeyUpdate request_update is neither 0 nor 1")
 	}
 	n := c.sched.size
 	c.sched.nextTrafficSecret(c.sched.clientAP[:n])
 	if err := c.read.setKeys(&c.sched.kdf, c.suite, c.sched.clientAP[:n]); err != nil {
-		return nil, alertf(AlertInternalError, "installing traffic keys failed")
+		return nil, out, alertf(AlertInternalError, "installing traffic keys failed")
 	}
 	if msg[4] == 1 && !c.sentClose {
-		*out = c.write.seal(*out, recordHandshake, []byte{typeKeyUpdate, 0, 0, 1, 0})
+		out = c.write.seal(out, recordHandshake, []byte{typeKeyUpdate, 0, 0, 1, 0})
 		c.sched.nextTrafficSecret(c.sched.serverAP[:n])
 		if err := c.write.setKeys(&c.sched.kdf, c.suite, c.sched.serverAP[:n]); err != nil {
-			return nil, alertf(AlertInternalError, "installing traffic keys failed")
+			return nil, out, alertf(AlertInternalError, "installing traffic keys failed")
 		}
 	}
-	return expectTraffic{}, nil
+	return expectTraffic{}, out, nil
 }
 
 // checkClientHello13 refuses a hello that cannot lead to TLS 1.3.
@@ -231,16 +231,16 @@ func (c *Conn) negotiateALPN() *AlertError {
 
 // askCertificate runs the certificate callback; a nil answer parks the
 // handshake until SetCertificate.
-func (c *Conn) askCertificate(out *[]byte) (state, *AlertError) {
+func (c *Conn) askCertificate(out []byte) (state, []byte, *AlertError) {
 	if c.cfg.GetCertificate == nil {
-		return nil, alertf(AlertInternalError, "server has no certificate callback")
+		return nil, out, alertf(AlertInternalError, "server has no certificate callback")
 	}
 	cert, err := c.cfg.GetCertificate(&c.hello)
 	if err != nil {
-		return nil, callbackAlert(err)
+		return nil, out, callbackAlert(err)
 	}
 	if cert == nil {
-		return awaitCertificate{}, nil
+		return awaitCertificate{}, out, nil
 	}
 	return c.sendServerFlight(cert, out)
 }
@@ -265,7 +265,7 @@ func (c *Conn) SetCertificate(cert *Certificate, out []byte) ([]byte, error) {
 	if cert == nil {
 		return c.Abort(out, AlertHandshakeFailure, "no certificate for this server name")
 	}
-	next, err := c.sendServerFlight(cert, &out)
+	next, out, err := c.sendServerFlight(cert, out)
 	if err != nil {
 		res, ferr := c.fail(Result{Out: out}, err)
 		return res.Out, ferr
@@ -280,8 +280,7 @@ func (c *Conn) SetCertificate(cert *Certificate, out []byte) ([]byte, error) {
 // sendHelloRetryRequest asks the client for a share of c.group (§4.1.4).
 // The transcript restarts from a synthetic message_hash of ClientHello1.
 func (c *Conn) sendHelloRetryRequest(out []byte) []byte {
-	var h1 [maxHashLen]byte
-	sum := c.transcript.Sum(h1[:0])
+	sum := c.transcript.Sum(c.pad.sum[:0])
 	c.transcript.Reset()
 	c.transcript.Write([]byte{typeMessageHash, 0, 0, byte(len(sum))})
 	c.transcript.Write(sum)
@@ -308,13 +307,22 @@ func (c *Conn) sendHelloRetryRequest(out []byte) []byte {
 // sendServerFlight writes ServerHello, then EncryptedExtensions,
 // Certificate, CertificateVerify and Finished under the handshake keys,
 // and installs the keys for what follows (§4.1.3–§4.4).
-func (c *Conn) sendServerFlight(cert *Certificate, out *[]byte) (state, *AlertError) {
+func (c *Conn) sendServerFlight(cert *Certificate, out []byte) (state, []byte, *AlertError) {
 	if len(cert.Chain) == 0 || cert.PrivateKey == nil {
-		return nil, alertf(AlertInternalError, "certificate has no chain or no key")
+		return nil, out, alertf(AlertInternalError, "certificate has no chain or no key")
 	}
 	scheme, ok := chooseScheme(cert.PrivateKey, c.hello.SignatureSchemes)
 	if !ok {
-		return nil, alertf(AlertHandshakeFailure, "client accepts no signature scheme our certificate key can make")
+		return nil, out, alertf(AlertHandshakeFailure, "client accepts no signature scheme our certificate key can make")
+	}
+	// One buffer, sized once, builds the whole flight: ServerHello (up to
+	// an ML-KEM ciphertext), then the chain and a signature.
+	need := 2048 + maxServerShare
+	for _, der := range cert.Chain {
+		need += len(der) + 8
+	}
+	if cap(c.scratch) < need {
+		c.scratch = make([]byte, 0, need)
 	}
 	var share *KeyShare
 	for i := range c.hello.KeyShares {
@@ -322,21 +330,21 @@ func (c *Conn) sendServerFlight(cert *Certificate, out *[]byte) (state, *AlertEr
 			share = &c.hello.KeyShares[i]
 		}
 	}
-	var random [32]byte
-	if _, err := io.ReadFull(c.rand, random[:]); err != nil {
-		return nil, alertf(AlertInternalError, "reading randomness failed")
+	random := c.pad.random[:]
+	if _, err := io.ReadFull(c.rand, random); err != nil {
+		return nil, out, alertf(AlertInternalError, "reading randomness failed")
 	}
 	var pub [maxServerShare]byte
-	var shared [maxSharedSecret]byte
+	shared := &c.pad.shared
 	defer clear(shared[:])
-	pubLen, sharedLen, aerr := serverShare(c.group, share.Data, c.rand, pub[:], &shared)
+	pubLen, sharedLen, aerr := serverShare(c.group, share.Data, c.rand, pub[:], shared, &c.pad.seed)
 	if aerr != nil {
-		return nil, aerr
+		return nil, out, aerr
 	}
 
 	// ServerHello (§4.1.3).
 	m := c.startMessage(typeServerHello)
-	m = c.appendServerHelloHead(m, random[:])
+	m = c.appendServerHelloHead(m, random)
 	m, exts := openVec(m, 2)
 	m = putU16(m, extKeyShare)
 	m = putU16(m, uint16(4+pubLen))
@@ -348,9 +356,9 @@ func (c *Conn) sendServerFlight(cert *Certificate, out *[]byte) (state, *AlertEr
 	m = putU16(m, versionTLS13)
 	closeVec(m, exts, 2)
 	m = c.finishMessage(m)
-	*out = appendPlainRecord(*out, recordHandshake, m)
+	out = appendPlainRecord(out, recordHandshake, m)
 	if c.compatCCS && !c.hrrSent {
-		*out = appendPlainRecord(*out, recordChangeCipherSpec, []byte{1})
+		out = appendPlainRecord(out, recordChangeCipherSpec, []byte{1})
 	}
 
 	n := c.sched.size
@@ -358,7 +366,7 @@ func (c *Conn) sendServerFlight(cert *Certificate, out *[]byte) (state, *AlertEr
 	c.sched.handshakeSecrets(shared[:sharedLen], c.sched.transcript[:n])
 	if c.write.setKeys(&c.sched.kdf, c.suite, c.sched.serverHS[:n]) != nil ||
 		c.read.setKeys(&c.sched.kdf, c.suite, c.sched.clientHS[:n]) != nil {
-		return nil, alertf(AlertInternalError, "installing handshake keys failed")
+		return nil, out, alertf(AlertInternalError, "installing handshake keys failed")
 	}
 
 	// The rest of the flight is built in one buffer and sealed in as few
@@ -370,7 +378,7 @@ func (c *Conn) sendServerFlight(cert *Certificate, out *[]byte) (state, *AlertEr
 	cvStart := len(flight)
 	flight, aerr = c.appendCertificateVerify(flight, cert, scheme)
 	if aerr != nil {
-		return nil, aerr
+		return nil, out, aerr
 	}
 	c.transcript.Write(flight[cvStart:])
 	finStart := len(flight)
@@ -381,7 +389,7 @@ func (c *Conn) sendServerFlight(cert *Certificate, out *[]byte) (state, *AlertEr
 	c.transcript.Write(flight[finStart:])
 	for rest := flight; len(rest) > 0; {
 		k := min(len(rest), c.maxFragment)
-		*out = c.write.seal(*out, recordHandshake, rest[:k])
+		out = c.write.seal(out, recordHandshake, rest[:k])
 		rest = rest[k:]
 	}
 	c.scratch = flight[:0]
@@ -391,9 +399,9 @@ func (c *Conn) sendServerFlight(cert *Certificate, out *[]byte) (state, *AlertEr
 	c.transcript.Sum(c.sched.transcript[:0])
 	c.sched.masterSecrets(c.sched.transcript[:n])
 	if c.write.setKeys(&c.sched.kdf, c.suite, c.sched.serverAP[:n]) != nil {
-		return nil, alertf(AlertInternalError, "installing traffic keys failed")
+		return nil, out, alertf(AlertInternalError, "installing traffic keys failed")
 	}
-	return expectFinished{}, nil
+	return expectFinished{}, out, nil
 }
 
 func (c *Conn) startMessage(typ uint8) []byte {
@@ -463,10 +471,8 @@ func appendCertificate(m []byte, chain [][]byte) []byte {
 }
 
 func (c *Conn) appendCertificateVerify(m []byte, cert *Certificate, scheme uint16) ([]byte, *AlertError) {
-	var th [maxHashLen]byte
-	var content [64 + 34 + maxHashLen]byte
-	signed := signatureContext(content[:0], c.transcript.Sum(th[:0]))
-	sig, err := sign(cert.PrivateKey, scheme, c.rand, signed)
+	signed := signatureContext(c.pad.signed[:0], c.transcript.Sum(c.pad.sum[:0]))
+	sig, err := sign(cert.PrivateKey, scheme, c.rand, signed, &c.pad.digest)
 	if err != nil {
 		return m, alertf(AlertInternalError, "signing CertificateVerify failed: "+err.Error())
 	}

@@ -17,6 +17,12 @@ type kdf struct {
 	inner [maxHashLen]byte
 	label [2 + 1 + 255 + 1 + 255]byte // an HkdfLabel
 	one   [1]byte
+	// Outputs live here rather than on the stack: passed through the
+	// hash.Hash interface, a stack array would escape to the heap anyway.
+	out     [maxHashLen]byte
+	aeadKey [maxAEADKeyLen]byte
+	finKey  [maxHashLen]byte
+	finWant [maxHashLen]byte
 }
 
 func (k *kdf) init(h hash.Hash) {
@@ -75,10 +81,9 @@ func (k *kdf) expandLabel(dst, secret []byte, label string, context []byte) {
 	l = append(l, byte(len(context)))
 	l = append(l, context...)
 	k.one[0] = 1
-	var out [maxHashLen]byte
-	k.hmac(out[:], secret, l, k.one[:])
-	copy(dst, out[:len(dst)])
-	clear(out[:])
+	k.hmac(k.out[:], secret, l, k.one[:])
+	copy(dst, k.out[:len(dst)])
+	clear(k.out[:])
 }
 
 // emptyHash writes Hash("") to dst, the context of Derive-Secret(., "derived", "").
@@ -129,19 +134,17 @@ func (s *schedule) masterSecrets(finishedHash []byte) {
 // HMAC(finished_key, transcript hash), finished_key derived from base.
 func (s *schedule) finished(dst, base, transcriptHash []byte) {
 	n := s.size
-	var key [maxHashLen]byte
-	s.expandLabel(key[:n], base, "finished", nil)
-	s.hmac(dst, key[:n], transcriptHash)
-	clear(key[:])
+	s.expandLabel(s.finKey[:n], base, "finished", nil)
+	s.hmac(dst, s.finKey[:n], transcriptHash)
+	clear(s.finKey[:])
 }
 
 // verifyFinished checks a peer's verify_data in constant time.
 func (s *schedule) verifyFinished(got, base, transcriptHash []byte) bool {
 	n := s.size
-	var want [maxHashLen]byte
-	s.finished(want[:], base, transcriptHash)
-	ok := len(got) == n && subtle.ConstantTimeCompare(got, want[:n]) == 1
-	clear(want[:])
+	s.finished(s.finWant[:], base, transcriptHash)
+	ok := len(got) == n && subtle.ConstantTimeCompare(got, s.finWant[:n]) == 1
+	clear(s.finWant[:])
 	return ok
 }
 

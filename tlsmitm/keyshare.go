@@ -55,12 +55,15 @@ const maxSharedSecret = 64
 // (public key or KEM ciphertext) to pub and the shared secret to secret, and
 // returns their lengths. A malformed client share is illegal_parameter
 // (RFC 8446 §4.2.8).
-func serverShare(g Group, clientShare []byte, rand io.Reader, pub []byte, secret *[maxSharedSecret]byte) (pubLen, secretLen int, err *AlertError) {
+//
+// seed is scratch space for randomness, wiped before return.
+func serverShare(g Group, clientShare []byte, rand io.Reader, pub []byte, secret *[maxSharedSecret]byte, seed *[64]byte) (pubLen, secretLen int, err *AlertError) {
+	defer clear(seed[:])
 	switch g {
 	case GroupX25519:
-		return x25519Share(clientShare, rand, pub, secret)
+		return x25519Share(clientShare, rand, pub, secret, seed)
 	case GroupX25519MLKEM768:
-		return hybridShare(hybrid.X25519MLKEM768(), clientShare, rand, pub, secret)
+		return hybridShare(hybrid.X25519MLKEM768(), clientShare, rand, pub, secret, seed)
 	case GroupP256:
 		return ecdhShare(ecdh.P256(), clientShare, rand, pub, secret)
 	case GroupP384:
@@ -69,15 +72,16 @@ func serverShare(g Group, clientShare []byte, rand io.Reader, pub []byte, secret
 	return 0, 0, alertf(AlertInternalError, "group "+g.String()+" is not implemented")
 }
 
-func x25519Share(clientShare []byte, rand io.Reader, pub []byte, secret *[maxSharedSecret]byte) (int, int, *AlertError) {
+func x25519Share(clientShare []byte, rand io.Reader, pub []byte, secret *[maxSharedSecret]byte, seed *[64]byte) (int, int, *AlertError) {
 	if len(clientShare) != x25519.Size {
 		return 0, 0, alertf(AlertIllegalParameter, "X25519 key share is not 32 bytes")
 	}
 	var priv, peer, public, shared x25519.Key
 	defer clear(priv[:])
-	if _, err := io.ReadFull(rand, priv[:]); err != nil {
+	if _, err := io.ReadFull(rand, seed[:x25519.Size]); err != nil {
 		return 0, 0, alertf(AlertInternalError, "reading randomness failed")
 	}
+	copy(priv[:], seed[:x25519.Size])
 	copy(peer[:], clientShare)
 	x25519.KeyGen(&public, &priv)
 	// Shared refuses low-order points, whose result would be all zeros
@@ -94,7 +98,7 @@ func x25519Share(clientShare []byte, rand io.Reader, pub []byte, secret *[maxSha
 // hybridShare encapsulates to the client's ML-KEM-768 + X25519 public key.
 // The scheme orders ML-KEM first, as draft-ietf-tls-ecdhe-mlkem requires for
 // X25519MLKEM768.
-func hybridShare(s kem.Scheme, clientShare []byte, rand io.Reader, pub []byte, secret *[maxSharedSecret]byte) (int, int, *AlertError) {
+func hybridShare(s kem.Scheme, clientShare []byte, rand io.Reader, pub []byte, secret *[maxSharedSecret]byte, seed *[64]byte) (int, int, *AlertError) {
 	if len(clientShare) != s.PublicKeySize() {
 		return 0, 0, alertf(AlertIllegalParameter, "X25519MLKEM768 key share has the wrong length")
 	}
@@ -102,8 +106,6 @@ func hybridShare(s kem.Scheme, clientShare []byte, rand io.Reader, pub []byte, s
 	if err != nil {
 		return 0, 0, alertf(AlertIllegalParameter, "X25519MLKEM768 key share is invalid")
 	}
-	var seed [64]byte
-	defer clear(seed[:])
 	seedLen := s.EncapsulationSeedSize()
 	if _, err := io.ReadFull(rand, seed[:seedLen]); err != nil {
 		return 0, 0, alertf(AlertInternalError, "reading randomness failed")

@@ -38,11 +38,11 @@ type protection struct {
 // setKeys installs traffic keys derived from a traffic secret (§7.3) and
 // resets the sequence number.
 func (p *protection) setKeys(k *kdf, s *suite, secret []byte) error {
-	var key [maxAEADKeyLen]byte
-	k.expandLabel(key[:s.keyLen], secret, "key", nil)
+	key := k.aeadKey[:s.keyLen]
+	k.expandLabel(key, secret, "key", nil)
 	k.expandLabel(p.iv[:], secret, "iv", nil)
-	aead, err := s.newAEAD(key[:s.keyLen])
-	clear(key[:])
+	aead, err := s.newAEAD(key)
+	clear(key)
 	if err != nil {
 		return err
 	}

@@ -54,14 +54,14 @@ func signatureContext(dst []byte, transcriptHash []byte) []byte {
 	return append(dst, transcriptHash...)
 }
 
-func sign(key crypto.Signer, scheme uint16, rand io.Reader, content []byte) ([]byte, error) {
+// sign signs content with scheme; digest is scratch space for the hash.
+func sign(key crypto.Signer, scheme uint16, rand io.Reader, content []byte, digest *[64]byte) ([]byte, error) {
 	if scheme == schemeEd25519 {
 		return key.Sign(rand, content, crypto.Hash(0)) // Ed25519 signs the message itself
 	}
 	h := schemeHash(scheme)
 	d := h.New()
 	d.Write(content)
-	var digest [64]byte
 	sum := d.Sum(digest[:0])
 	if scheme == rsaPSSRSAESHA256 || scheme == rsaPSSRSAESHA384 || scheme == rsaPSSRSAESHA512 {
 		// RFC 8446 §4.2.3: the PSS salt is as long as the digest.
