@@ -2,6 +2,9 @@ package engine_test
 
 import (
 	"bufio"
+	"bytes"
+	"log/slog"
+	"os"
 	"context"
 	"crypto/rand"
 	"crypto/tls"
@@ -138,4 +141,30 @@ func TestChurn(t *testing.T) {
 		t.Errorf("%d of %d good clients failed", good.Load()-goodOK.Load(), good.Load())
 	}
 	iopCheckGood(t, s)
+}
+
+// TestUnreadResponsesAreBounded: a client that pipelines requests and never
+// reads the answers is disconnected once its unsent output passes the
+// bound, instead of growing the server's memory; other clients go on.
+func TestUnreadResponsesAreBounded(t *testing.T) {
+	srv := iopStart(t, engine.TerminateConfig{Logger: slog.New(slog.NewTextHandler(os.Stderr, nil))})
+	conn, err := tls.Dial("tcp", srv.addr, srv.goConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	req := bytes.Repeat([]byte("GET / HTTP/1.1\r\nHost: localhost\r\n\r\n"), 400)
+	deadline := time.Now().Add(30 * time.Second)
+	conn.SetWriteDeadline(deadline)
+	var werr error
+	for sent := 0; sent < 64<<20 && werr == nil; sent += len(req) {
+		_, werr = conn.Write(req)
+	}
+	if werr == nil {
+		t.Fatalf("server accepted 64 MiB of pipelined requests from a client that reads nothing (%v)", time.Since(deadline.Add(-30*time.Second)))
+	}
+	if time.Now().After(deadline) {
+		t.Fatalf("writes stalled until the deadline instead of being cut off: %v", werr)
+	}
+	iopCheckGood(t, srv)
 }

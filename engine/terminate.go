@@ -44,6 +44,11 @@ type TerminateConfig struct {
 // before the client reads it.
 const drainTimeout = 2 * time.Second
 
+// maxPendingOutput bounds what a connection may leave unsent. A client that
+// pipelines requests but never reads the answers is cut off here rather
+// than growing the loop's memory without end.
+const maxPendingOutput = 1 << 20
+
 // TerminateServer is a running `edge terminate`. Its methods are safe for
 // concurrent use.
 type TerminateServer struct {
@@ -236,6 +241,13 @@ func (h *terminateHandler) OnTraffic(c gnet.Conn) gnet.Action {
 	if cs.draining {
 		_, _ = c.Discard(len(in))
 		h.shutdownWrite(c, cs)
+		return gnet.None
+	}
+	if c.OutboundBuffered() > maxPendingOutput {
+		h.cfg.Logger.Info("client does not read its responses; closing", "remote", c.RemoteAddr().String())
+		connsOverflowed.Inc()
+		cs.draining = true // the close below is asynchronous; drop input until then
+		_ = c.Close()
 		return gnet.None
 	}
 	ls := cs.loop
