@@ -83,6 +83,9 @@ func (expectSecondClientHello) handle(c *Conn, msg, out []byte) (state, []byte, 
 	if ch.EarlyData {
 		return nil, out, alertf(AlertIllegalParameter, "second ClientHello offers early data")
 	}
+	// Rejected 0-RTT records from the first flight all came before this
+	// hello; from here on a record that fails to open is an error.
+	c.earlyData = false
 	if !contains16(ch.CipherSuites, c.suite.id) {
 		return nil, out, alertf(AlertIllegalParameter, "second ClientHello dropped the chosen cipher suite")
 	}

@@ -1,6 +1,8 @@
 package tlsmitm
 
 import (
+	"crypto/rand"
+	"crypto/rsa"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -78,6 +80,41 @@ func serveEcho(nc net.Conn, c *Conn) error {
 			}
 			return rerr
 		}
+	}
+}
+
+// rsaCert is an RSA-2048 certificate, signed with RSA-PSS in CertificateVerify.
+var rsaCert = func() *Certificate {
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		panic(err)
+	}
+	der, err := selfsigned.Certificate(selfsigned.Hosts, key)
+	if err != nil {
+		panic(err)
+	}
+	return &Certificate{Chain: [][]byte{der}, PrivateKey: key}
+}()
+
+func TestGoClientRSACertificate(t *testing.T) {
+	cn, sn := net.Pipe()
+	srv := NewServer(staticConfig(rsaCert))
+	done := make(chan error, 1)
+	go func() { done <- serveEcho(sn, srv); sn.Close() }()
+	cl := tls.Client(cn, &tls.Config{ServerName: "localhost", RootCAs: testRoots(rsaCert)})
+	if err := cl.Handshake(); err != nil {
+		t.Fatalf("handshake with an RSA certificate: %v", err)
+	}
+	if _, err := cl.Write([]byte("ping")); err != nil {
+		t.Fatal(err)
+	}
+	got := make([]byte, 4)
+	if _, err := io.ReadFull(cl, got); err != nil || string(got) != "ping" {
+		t.Fatalf("echo %q, %v", got, err)
+	}
+	cl.Close()
+	if err := <-done; err != nil {
+		t.Fatalf("server: %v", err)
 	}
 }
 
