@@ -27,6 +27,18 @@ type Config struct {
 	// first; nil means DefaultCipherSuites and DefaultGroups.
 	CipherSuites []uint16
 	Groups       []Group
+
+	// Memory holds each connection's secrets; nil means the Go heap. The
+	// edge passes its per-loop zeroing slab (internal/secmem), so a Config
+	// with Memory set belongs to one event loop.
+	Memory Memory
+}
+
+// Memory hands out zeroed blocks and zeroes them again on Free.
+// internal/secmem's Arena is one.
+type Memory interface {
+	Alloc(n int) ([]byte, error)
+	Free(b []byte) error
 }
 
 // Certificate is a chain and the key that proves it.

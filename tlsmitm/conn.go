@@ -13,6 +13,7 @@ import (
 	"crypto/rand"
 	"hash"
 	"io"
+	"unsafe"
 )
 
 // Event says what a call to Process produced.
@@ -85,16 +86,16 @@ type Conn struct {
 
 	scratch []byte // builds outgoing handshake messages
 	pad     scratchpad
+	// keyBlock is the Config.Memory block under sched.keyMaterial.
+	keyBlock []byte
 }
 
-// scratchpad holds a handshake's short-lived values. They sit in the Conn,
-// not on the stack, because they pass through interfaces (io.Reader,
-// hash.Hash, crypto.Signer) that would move a stack copy to the heap; each
-// secret is wiped as soon as it has been used.
+// scratchpad holds a handshake's short-lived public values. They sit in
+// the Conn, not on the stack, because they pass through interfaces
+// (io.Reader, hash.Hash, crypto.Signer) that would move a stack copy to the
+// heap. Secrets have their own place: keyMaterial.
 type scratchpad struct {
 	random [32]byte
-	shared [maxSharedSecret]byte
-	seed   [64]byte
 	sum    [maxHashLen]byte
 	digest [64]byte
 	signed [64 + 34 + maxHashLen]byte
@@ -429,14 +430,58 @@ func (c *Conn) Release() {
 	c.wipe()
 	c.hs = nil
 	c.scratch = nil
+	if c.err == nil {
+		c.err = errReleased
+	}
 }
 
+// wipe destroys the connection's keys; it is final.
 func (c *Conn) wipe() {
 	c.read.wipe()
 	c.write.wipe()
-	c.sched.wipe()
+	c.freeKeyMaterial()
 	clear(c.hs)
 	clear(c.scratch)
 }
+
+// allocKeyMaterial takes the block that will hold this connection's
+// secrets: from Config.Memory when set, else from the Go heap.
+func (c *Conn) allocKeyMaterial() *AlertError {
+	if c.sched.keyMaterial != nil {
+		return nil
+	}
+	if c.cfg.Memory == nil {
+		c.sched.keyMaterial = new(keyMaterial)
+		return nil
+	}
+	b, err := c.cfg.Memory.Alloc(keyMaterialSize)
+	if err != nil {
+		// The memory for keys is bounded on purpose; past it we refuse
+		// handshakes rather than put keys on the Go heap.
+		return alertf(AlertInternalError, "no memory for key material: "+err.Error())
+	}
+	c.keyBlock = b
+	c.sched.keyMaterial = (*keyMaterial)(unsafe.Pointer(unsafe.SliceData(b)))
+	return nil
+}
+
+func (c *Conn) freeKeyMaterial() {
+	km := c.sched.keyMaterial
+	if km == nil {
+		return
+	}
+	c.sched.keyMaterial = nil
+	if c.keyBlock == nil {
+		*km = keyMaterial{}
+		return
+	}
+	// Free zeroes the block before it can be handed out again.
+	_ = c.cfg.Memory.Free(c.keyBlock)
+	c.keyBlock = nil
+}
+
+var keyMaterialSize = int(unsafe.Sizeof(keyMaterial{}))
+
+var errReleased = &AlertError{Alert: AlertInternalError, Msg: "connection was released"}
 
 var errNotWritable = &AlertError{Alert: AlertInternalError, Msg: "connection is not ready for application data"}

@@ -47,6 +47,9 @@ func (expectClientHello) handle(c *Conn, msg, out []byte) (state, []byte, *Alert
 	}
 	c.compatCCS = len(ch.SessionID) > 0
 	c.earlyData = ch.EarlyData
+	if err := c.allocKeyMaterial(); err != nil {
+		return nil, out, err
+	}
 	c.transcript = c.suite.newHash()
 	c.sched.init(c.suite.newHash())
 	c.transcript.Write(msg)
@@ -338,9 +341,9 @@ func (c *Conn) sendServerFlight(cert *Certificate, out []byte) (state, []byte, *
 		return nil, out, alertf(AlertInternalError, "reading randomness failed")
 	}
 	var pub [maxServerShare]byte
-	shared := &c.pad.shared
+	shared := &c.sched.shared
 	defer clear(shared[:])
-	pubLen, sharedLen, aerr := serverShare(c.group, share.Data, c.rand, pub[:], shared, &c.pad.seed)
+	pubLen, sharedLen, aerr := serverShare(c.group, share.Data, c.rand, pub[:], shared, &c.sched.seed)
 	if aerr != nil {
 		return nil, out, aerr
 	}

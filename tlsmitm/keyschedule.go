@@ -9,23 +9,48 @@ import (
 // §7.1) with one reusable hash, so a handshake's dozen derivations allocate
 // nothing. HMAC is written out (RFC 2104) because crypto/hmac allocates a
 // fresh state for every key.
+//
+// Every byte derived from a secret lives in the keyMaterial it points to,
+// which the connection places in zeroing memory (Config.Memory).
 type kdf struct {
+	*keyMaterial
 	h     hash.Hash
-	size  int // hash output length
-	block int // hash block length
-	pad   [128]byte
-	inner [maxHashLen]byte
-	label [2 + 1 + 255 + 1 + 255]byte // an HkdfLabel
+	size  int                         // hash output length
+	block int                         // hash block length
+	label [2 + 1 + 255 + 1 + 255]byte // an HkdfLabel: public
 	one   [1]byte
-	// Outputs live here rather than on the stack: passed through the
-	// hash.Hash interface, a stack array would escape to the heap anyway.
+}
+
+// keyMaterial is every secret of one connection's handshake and traffic
+// keys, in one block without pointers so that it can live outside the Go
+// heap. Scratch values sit here rather than on the stack because they pass
+// through interfaces (hash.Hash, io.Reader) that would move a stack copy
+// to the heap.
+type keyMaterial struct {
+	// The schedule of RFC 8446 §7.1.
+	secret   [maxHashLen]byte // early → handshake → master secret
+	clientHS [maxHashLen]byte
+	serverHS [maxHashLen]byte
+	clientAP [maxHashLen]byte
+	serverAP [maxHashLen]byte
+	// HMAC and HKDF working space.
+	pad     [128]byte
+	inner   [maxHashLen]byte
 	out     [maxHashLen]byte
 	aeadKey [maxAEADKeyLen]byte
 	finKey  [maxHashLen]byte
 	finWant [maxHashLen]byte
+	// The (EC)DHE shared secret and the randomness of our key share.
+	shared [maxSharedSecret]byte
+	seed   [64]byte
 }
 
+// init readies the kdf for a hash. A connection has already placed its
+// keyMaterial; a kdf without one (a test's) gets one on the Go heap.
 func (k *kdf) init(h hash.Hash) {
+	if k.keyMaterial == nil {
+		k.keyMaterial = new(keyMaterial)
+	}
 	k.h = h
 	k.size = h.Size()
 	k.block = h.BlockSize()
@@ -59,6 +84,8 @@ func (k *kdf) hmac(dst, key []byte, parts ...[]byte) {
 	k.h.Write(k.pad[:k.block])
 	k.h.Write(k.inner[:k.size])
 	k.h.Sum(dst[:0])
+	// The hash state now derives from the key; overwrite it.
+	k.h.Reset()
 	clear(k.pad[:])
 	clear(k.inner[:])
 }
@@ -96,12 +123,7 @@ func (k *kdf) emptyHash(dst []byte) {
 // secret is overwritten as soon as the next stage no longer needs it.
 type schedule struct {
 	kdf
-	secret     [maxHashLen]byte // early → handshake → master secret
-	clientHS   [maxHashLen]byte
-	serverHS   [maxHashLen]byte
-	clientAP   [maxHashLen]byte
-	serverAP   [maxHashLen]byte
-	scratch    [maxHashLen]byte
+	scratch    [maxHashLen]byte // hashes of public messages
 	transcript [maxHashLen]byte
 	zeros      [maxHashLen]byte
 }
@@ -151,13 +173,4 @@ func (s *schedule) verifyFinished(got, base, transcriptHash []byte) bool {
 // nextTrafficSecret is the KeyUpdate step of RFC 8446 §7.2.
 func (s *schedule) nextTrafficSecret(secret []byte) {
 	s.expandLabel(secret, secret, "traffic upd", nil)
-}
-
-func (s *schedule) wipe() {
-	clear(s.secret[:])
-	clear(s.clientHS[:])
-	clear(s.serverHS[:])
-	clear(s.clientAP[:])
-	clear(s.serverAP[:])
-	clear(s.scratch[:])
 }
