@@ -1,8 +1,12 @@
 package engine
 
 import (
+	"log/slog"
+	"sync"
+
 	"github.com/VictoriaMetrics/metrics"
 
+	"github.com/lucid-edge/lucid/internal/secmem"
 	"github.com/lucid-edge/lucid/tlsmitm"
 )
 
@@ -27,4 +31,68 @@ func alertSent(a tlsmitm.Alert) {
 
 func alertReceived(a tlsmitm.Alert) {
 	metrics.GetOrCreateCounter(`lucid_tls_alerts_received_total{alert="` + a.String() + `"}`).Inc()
+}
+
+// The loops' slabs, for the gauges below; registered when made, dropped
+// when closed.
+var (
+	arenasMu sync.Mutex
+	arenas   = map[*secmem.Arena]struct{}{}
+)
+
+func registerArena(a *secmem.Arena) {
+	arenasMu.Lock()
+	arenas[a] = struct{}{}
+	arenasMu.Unlock()
+}
+
+func unregisterArena(a *secmem.Arena) {
+	arenasMu.Lock()
+	delete(arenas, a)
+	arenasMu.Unlock()
+}
+
+// sumArenas adds up one figure over every live slab; Stats is safe to read
+// from the metrics goroutine.
+func sumArenas(f func(secmem.Stats) float64) float64 {
+	arenasMu.Lock()
+	defer arenasMu.Unlock()
+	var sum float64
+	for a := range arenas {
+		sum += f(a.Stats())
+	}
+	return sum
+}
+
+var (
+	_ = metrics.NewGauge("lucid_slab_bytes", func() float64 {
+		return sumArenas(func(s secmem.Stats) float64 { return float64(s.Size) })
+	})
+	_ = metrics.NewGauge("lucid_slab_bytes_in_use", func() float64 {
+		return sumArenas(func(s secmem.Stats) float64 { return float64(s.InUse) })
+	})
+	_ = metrics.NewGauge("lucid_slab_exhausted_total", func() float64 {
+		return sumArenas(func(s secmem.Stats) float64 { return float64(s.Exhausted) })
+	})
+	// lucid_slab_unlocked_bytes is slab memory the kernel refused to lock:
+	// it may be written to swap.
+	_ = metrics.NewGauge("lucid_slab_unlocked_bytes", func() float64 {
+		return sumArenas(func(s secmem.Stats) float64 {
+			if s.Locked {
+				return 0
+			}
+			return float64(s.Size)
+		})
+	})
+)
+
+// reportMemoryLock says at start-up whether the key memory is locked.
+func reportMemoryLock(logger *slog.Logger, loops []*loopState) {
+	for _, ls := range loops {
+		if st := ls.mem.Stats(); !st.Locked {
+			logger.Warn("key memory is not locked and may be swapped", "reason", st.LockErr, "bytes", st.Size)
+			return
+		}
+	}
+	logger.Info("key memory locked", "loops", len(loops))
 }

@@ -17,6 +17,9 @@ var (
 		strconv.Itoa(len(responderBody)) + "\r\nConnection: close\r\n\r\n" + responderBody)
 )
 
+// spiller writes out a full output buffer and hands back an empty one.
+type spiller interface{ spill(out []byte) []byte }
+
 // responder answers HTTP/1.x requests arriving as decrypted bytes: every
 // request gets 200 and a short body; the head is bounded, a body is
 // skipped, a malformed request gets its 4xx/5xx and ends the connection.
@@ -25,10 +28,13 @@ type responder struct {
 	bodyLeft int64  // bytes of a request body still to skip
 }
 
-// feed takes decrypted bytes and appends the responses, sealed, to out.
-// It reports whether the connection should end after them.
-func (r *responder) feed(data []byte, tc *tlsmitm.Conn, out []byte) ([]byte, bool) {
+// feed takes decrypted bytes and appends the responses, sealed, to out,
+// passing out through spill between responses so a burst of pipelined
+// requests is written out in bounded pieces. It reports whether the
+// connection should end after them.
+func (r *responder) feed(data []byte, tc *tlsmitm.Conn, out []byte, sink spiller) ([]byte, bool) {
 	for len(data) > 0 {
+		out = sink.spill(out)
 		if r.bodyLeft > 0 {
 			n := min(int64(len(data)), r.bodyLeft)
 			r.bodyLeft -= n

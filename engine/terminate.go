@@ -18,6 +18,7 @@ import (
 	"github.com/panjf2000/gnet/v2"
 	"golang.org/x/sys/unix"
 
+	"github.com/lucid-edge/lucid/internal/secmem"
 	"github.com/lucid-edge/lucid/internal/selfsigned"
 	"github.com/lucid-edge/lucid/tlsmitm"
 )
@@ -36,6 +37,10 @@ type TerminateConfig struct {
 	// HandshakeTimeout bounds accept-to-Finished; IdleTimeout bounds a
 	// connection that sends nothing. Zero means 10 s and 60 s.
 	HandshakeTimeout, IdleTimeout time.Duration
+	// KeyMemory is the size of each loop's zeroing slab, which holds every
+	// connection's secrets (about 1 KiB each) and the loop's output
+	// buffer. When it is full, new handshakes are refused. Zero means 8 MiB.
+	KeyMemory int
 }
 
 // drainTimeout is how long a connection we are closing may go on sending
@@ -85,17 +90,22 @@ func StartTerminate(cfg TerminateConfig) (*TerminateServer, error) {
 		return nil, err
 	}
 	cert := cfg.Certificate
-	h := &terminateHandler{
-		cfg: cfg,
-		tlsConfig: &tlsmitm.Config{
-			GetCertificate: func(*tlsmitm.ClientHello) (*tlsmitm.Certificate, error) { return cert, nil },
-			NextProtos:     []string{"http/1.1", "http/1.0"},
-		},
-		booted: make(chan struct{}),
+	if cfg.KeyMemory <= 0 {
+		cfg.KeyMemory = secmem.DefaultSize
 	}
+	h := &terminateHandler{cfg: cfg, booted: make(chan struct{})}
+	base := &tlsmitm.Config{
+		GetCertificate: func(*tlsmitm.ClientHello) (*tlsmitm.Certificate, error) { return cert, nil },
+		NextProtos:     []string{"http/1.1", "http/1.0"},
+	}
+	if err := h.loops.prepare(cfg.Loops, base, cfg.KeyMemory); err != nil {
+		return nil, err
+	}
+	reportMemoryLock(cfg.Logger, h.loops.all)
 	s := &TerminateServer{cert: cert, handler: h, done: make(chan struct{})}
 	go func() {
 		defer close(s.done)
+		defer h.loops.close()
 		s.runErr = gnet.Run(h, "tcp://"+addr,
 			gnet.WithMulticore(true),
 			gnet.WithNumEventLoop(cfg.Loops),
@@ -182,12 +192,11 @@ type connState struct {
 
 type terminateHandler struct {
 	gnet.BuiltinEventEngine
-	cfg       TerminateConfig
-	tlsConfig *tlsmitm.Config
-	loops     loops
-	engine    gnet.Engine
-	booted    chan struct{}
-	stopOnce  sync.Once
+	cfg      TerminateConfig
+	loops    loops
+	engine   gnet.Engine
+	booted   chan struct{}
+	stopOnce sync.Once
 }
 
 func (h *terminateHandler) OnBoot(eng gnet.Engine) gnet.Action {
@@ -217,7 +226,11 @@ func (h *terminateHandler) boundAddr() (string, error) {
 
 func (h *terminateHandler) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 	ls := h.loops.get(c.EventLoop())
-	cs := &connState{gc: c, loop: ls, tls: tlsmitm.NewServer(h.tlsConfig)}
+	if ls == nil {
+		h.cfg.Logger.Error("connection on an event loop the engine did not prepare; closing it")
+		return nil, gnet.Close
+	}
+	cs := &connState{gc: c, loop: ls, tls: tlsmitm.NewServer(ls.tls)}
 	cs.deadline = time.Now().Add(h.cfg.HandshakeTimeout)
 	ls.conns.add(cs)
 	c.SetContext(cs)
@@ -255,6 +268,7 @@ func (h *terminateHandler) OnTraffic(c gnet.Conn) gnet.Action {
 	consumed := 0
 	finish := false
 	for !finish {
+		out = cs.spill(out)
 		res, err := cs.tls.Process(in[consumed:], out)
 		consumed += res.Consumed
 		out = res.Out
@@ -265,16 +279,18 @@ func (h *terminateHandler) OnTraffic(c gnet.Conn) gnet.Action {
 		}
 		switch res.Event {
 		case tlsmitm.EventNeedMore, tlsmitm.EventPending:
+			// Records were decrypted in place: wipe the plaintext before
+			// the bytes go back to gnet.
+			clear(in[:consumed])
 			_, _ = c.Discard(consumed)
 			h.flush(c, out)
-			ls.out = out[:0]
 			return gnet.None
 		case tlsmitm.EventHandshakeDone:
 			handshakesDone.Inc()
 			cs.deadline = time.Now().Add(h.cfg.IdleTimeout)
 		case tlsmitm.EventData:
 			cs.deadline = time.Now().Add(h.cfg.IdleTimeout)
-			out, finish = cs.resp.feed(res.Data, cs.tls, out)
+			out, finish = cs.resp.feed(res.Data, cs.tls, out, cs)
 			if finish {
 				out = cs.tls.CloseNotify(out)
 			}
@@ -286,9 +302,9 @@ func (h *terminateHandler) OnTraffic(c gnet.Conn) gnet.Action {
 	// The connection ends: whatever is left of the input is dropped, our
 	// last records go out, and the write side is shut so the client reads
 	// them followed by a clean end of stream.
+	clear(in[:consumed])
 	_, _ = c.Discard(len(in))
 	h.flush(c, out)
-	ls.out = out[:0]
 	cs.draining = true
 	cs.deadline = time.Now().Add(drainTimeout)
 	cs.shutWrPend = true
@@ -298,8 +314,19 @@ func (h *terminateHandler) OnTraffic(c gnet.Conn) gnet.Action {
 
 func (h *terminateHandler) flush(c gnet.Conn, out []byte) {
 	if len(out) > 0 {
-		_, _ = c.Write(out)
+		_, _ = c.Write(out) // gnet copies what the socket does not take at once
 	}
+}
+
+// spill writes out the output once it passes flushAt and hands back the
+// loop's slab buffer, so appends never outgrow the block (append would
+// move it to the Go heap).
+func (cs *connState) spill(out []byte) []byte {
+	if len(out) < flushAt {
+		return out
+	}
+	_, _ = cs.gc.Write(out)
+	return cs.loop.out[:0]
 }
 
 // shutdownWrite sends FIN once gnet has handed all our output to the kernel.

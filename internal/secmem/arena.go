@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"sync/atomic"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -175,4 +176,14 @@ func (a *Arena) Close() error {
 		return fmt.Errorf("secmem: munmap: %w", err)
 	}
 	return nil
+}
+
+// Contains reports whether p points into the arena's usable memory: a way
+// for callers and tests to check that a secret really sits in the slab.
+func (a *Arena) Contains(p unsafe.Pointer) bool {
+	if a.closed || len(a.mem) == 0 {
+		return false
+	}
+	lo := uintptr(unsafe.Pointer(unsafe.SliceData(a.mem)))
+	return uintptr(p) >= lo && uintptr(p) < lo+uintptr(len(a.mem))
 }
