@@ -180,6 +180,7 @@ func TestKeyRotationDestroysOldKeyWithItsLastLeaf(t *testing.T) {
 	if oldKey.Signer != nil {
 		t.Fatal("the old key outlived its last leaf")
 	}
+	//lint:ignore SA1019 the test reads the scalar's words to see them wiped
 	for _, w := range oldPriv.D.Bits() {
 		if w != 0 {
 			t.Fatal("the destroyed key's scalar was not zeroed")

@@ -111,8 +111,11 @@ func newRSAKey(now time.Time) (*LeafKey, error) {
 func wipeKey(s crypto.Signer) {
 	switch k := s.(type) {
 	case *ecdsa.PrivateKey:
-		if k.D != nil {
-			clear(k.D.Bits())
+		// D is deprecated for reading keys; here it is the one handle Go
+		// gives on the scalar's words, and zeroing them is the point.
+		//lint:ignore SA1019 wiping, not using, the scalar
+		if d := k.D; d != nil {
+			clear(d.Bits())
 		}
 	case *rsa.PrivateKey:
 		if k.D != nil {
