@@ -1,0 +1,413 @@
+// Package keyclient is the edge's side of key custody: it fetches an
+// organisation's intermediate key from the CA over mutual TLS when the
+// edge first needs it, keeps the key bytes only in its own zeroing slab
+// (internal/secmem), and lets them sign through a crypto.Signer that
+// parses the key for the length of one signature. A key unused for the
+// idle time is zeroed and fetched again on demand; the intermediate
+// certificate stays until the CA publishes a new one.
+//
+// When the CA cannot be reached the edge goes on with the keys it holds.
+// For an organisation whose key it does not hold it never decrypts:
+// Issuer returns a *NoKeyError carrying the organisation's fail mode.
+//
+// A Client is safe for concurrent use: the edge's loops share it, and
+// signatures run on mint goroutines off the loops.
+package keyclient
+
+import (
+	"context"
+	"crypto"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"sync"
+	"time"
+
+	"github.com/VictoriaMetrics/metrics"
+
+	"github.com/lucid-edge/lucid/certcache"
+	"github.com/lucid-edge/lucid/internal/secmem"
+)
+
+// Config connects a Client to the CA.
+type Config struct {
+	// URL is the CA's key API, e.g. https://ca.example:8444.
+	URL string
+	// Certificate is the edge's client certificate from enrolment.
+	Certificate tls.Certificate
+	// Roots holds the CA's service root.
+	Roots *x509.CertPool
+	// IdleTimeout is how long an unused key is kept; zero means 10 minutes.
+	IdleTimeout time.Duration
+	// DefaultFailMode is what to do for an organisation the edge has never
+	// heard about from the CA ("tunnel" or "block"); empty means "block".
+	DefaultFailMode string
+	// MemorySize bounds the slab that holds keys; zero means 1 MiB.
+	MemorySize int
+	// MinBackoff and MaxBackoff bound the wait between failed fetches;
+	// zero means 1 s and 1 min.
+	MinBackoff, MaxBackoff time.Duration
+}
+
+// Client fetches and holds organisation keys.
+type Client struct {
+	cfg  Config
+	http *http.Client
+
+	mu   sync.Mutex
+	mem  *secmem.Arena
+	orgs map[string]*orgKey
+
+	stop chan struct{}
+	done chan struct{}
+}
+
+// orgKey is what the client knows of one organisation.
+type orgKey struct {
+	meta   keyMeta
+	inter  *x509.Certificate
+	der    []byte // PKCS #8, a slab block; nil when not held
+	used   time.Time
+	fetch  *fetchCall // the fetch under way, if any
+	failed time.Time  // when the last fetch failed
+	wait   time.Duration
+	err    error
+}
+
+type fetchCall struct {
+	done chan struct{}
+	err  error
+}
+
+// keyMeta is the JSON head of the CA's answer (see the key API format).
+type keyMeta struct {
+	Org       string    `json:"org"`
+	KeyID     string    `json:"key_id"`
+	Algorithm string    `json:"algorithm"`
+	Chain     [][]byte  `json:"chain"`
+	CRLURL    string    `json:"crl_url"`
+	FailMode  string    `json:"fail_mode"`
+	NotAfter  time.Time `json:"not_after"`
+}
+
+// Limits on what the CA may send; the answer is input like any other.
+const (
+	maxMetaLen = 256 << 10
+	maxKeyLen  = 4 << 10 // one slab class; an RSA-2048 PKCS #8 key is about 1.2 KiB
+)
+
+var (
+	fetches       = metrics.NewCounter("lucid_keyclient_fetches_total")
+	fetchFailures = metrics.NewCounter("lucid_keyclient_fetch_failures_total")
+	wipes         = metrics.NewCounter("lucid_keyclient_key_wipes_total")
+	signatures    = metrics.NewCounter("lucid_keyclient_signatures_total")
+)
+
+// New makes a client and starts its idle sweeper; Close stops it.
+func New(cfg Config) (*Client, error) {
+	if cfg.URL == "" || cfg.Roots == nil || len(cfg.Certificate.Certificate) == 0 {
+		return nil, errors.New("keyclient: the CA URL, its root and the edge's certificate are required")
+	}
+	if cfg.IdleTimeout <= 0 {
+		cfg.IdleTimeout = 10 * time.Minute
+	}
+	if cfg.DefaultFailMode == "" {
+		cfg.DefaultFailMode = "block"
+	}
+	if cfg.MemorySize <= 0 {
+		cfg.MemorySize = 1 << 20
+	}
+	if cfg.MinBackoff <= 0 {
+		cfg.MinBackoff = time.Second
+	}
+	if cfg.MaxBackoff <= 0 {
+		cfg.MaxBackoff = time.Minute
+	}
+	mem, err := secmem.NewArena(secmem.Config{Size: cfg.MemorySize, Lock: true})
+	if err != nil {
+		return nil, fmt.Errorf("keyclient: key memory: %w", err)
+	}
+	tlsCfg := &tls.Config{
+		MinVersion:   tls.VersionTLS13,
+		RootCAs:      cfg.Roots,
+		Certificates: []tls.Certificate{cfg.Certificate},
+	}
+	c := &Client{
+		cfg:  cfg,
+		http: &http.Client{Timeout: 15 * time.Second, Transport: &http.Transport{TLSClientConfig: tlsCfg, ForceAttemptHTTP2: false}},
+		mem:  mem,
+		orgs: make(map[string]*orgKey),
+		stop: make(chan struct{}),
+		done: make(chan struct{}),
+	}
+	go c.sweepIdle()
+	return c, nil
+}
+
+// MemoryStats reports on the slab that holds the keys.
+func (c *Client) MemoryStats() secmem.Stats { return c.mem.Stats() }
+
+// Close wipes every key and stops the client.
+func (c *Client) Close() {
+	close(c.stop)
+	<-c.done
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, o := range c.orgs {
+		c.wipe(o)
+	}
+	c.mem.Close()
+}
+
+// NoKeyError says the edge holds no key for an organisation, so its
+// traffic must not be decrypted, and what the organisation wants instead.
+type NoKeyError struct {
+	Org      string
+	FailMode string // "tunnel" or "block"
+	Err      error
+}
+
+func (e *NoKeyError) Error() string {
+	return fmt.Sprintf("keyclient: no key for organisation %q (fail mode %s): %v", e.Org, e.FailMode, e.Err)
+}
+
+func (e *NoKeyError) Unwrap() error { return e.Err }
+
+// Issuer returns what certcache needs to mint leaves for org: its
+// intermediate, chain and a signer backed by the slab. It fetches the key
+// when the client holds none, unless a recent fetch failed and the backoff
+// has not run out. Without a key it returns a *NoKeyError.
+func (c *Client) Issuer(ctx context.Context, org string) (*certcache.Issuer, error) {
+	if err := c.ensure(ctx, org); err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	o := c.orgs[org]
+	return &certcache.Issuer{
+		Cert:   o.inter,
+		Chain:  o.meta.Chain,
+		Signer: &slabSigner{c: c, org: org, pub: o.inter.PublicKey},
+		CRLURL: o.meta.CRLURL,
+	}, nil
+}
+
+// ensure makes sure the client holds org's key, fetching it if needed;
+// concurrent callers share one fetch.
+func (c *Client) ensure(ctx context.Context, org string) error {
+	c.mu.Lock()
+	o := c.orgs[org]
+	if o == nil {
+		o = &orgKey{}
+		c.orgs[org] = o
+	}
+	if o.der != nil {
+		o.used = time.Now()
+		c.mu.Unlock()
+		return nil
+	}
+	if call := o.fetch; call != nil {
+		c.mu.Unlock()
+		return c.waitFetch(ctx, org, call)
+	}
+	if o.err != nil && time.Since(o.failed) < o.wait {
+		err := c.noKey(org, o, o.err)
+		c.mu.Unlock()
+		return err
+	}
+	call := &fetchCall{done: make(chan struct{})}
+	o.fetch = call
+	c.mu.Unlock()
+
+	go func() {
+		// The fetch outlives a caller that gives up: others may be
+		// waiting for it, and its result is worth keeping.
+		fctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		call.err = c.fetch(fctx, org)
+		close(call.done)
+	}()
+	return c.waitFetch(ctx, org, call)
+}
+
+func (c *Client) waitFetch(ctx context.Context, org string, call *fetchCall) error {
+	select {
+	case <-call.done:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	if call.err == nil {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.noKey(org, c.orgs[org], call.err)
+}
+
+func (c *Client) noKey(org string, o *orgKey, err error) error {
+	mode := c.cfg.DefaultFailMode
+	if o != nil && o.meta.FailMode != "" {
+		mode = o.meta.FailMode
+	}
+	return &NoKeyError{Org: org, FailMode: mode, Err: err}
+}
+
+// fetch asks the CA for org's key and stores it; it records a failure for
+// the backoff.
+func (c *Client) fetch(ctx context.Context, org string) error {
+	fetches.Inc()
+	meta, inter, der, err := c.request(ctx, org)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	o := c.orgs[org]
+	o.fetch = nil
+	if err != nil {
+		fetchFailures.Inc()
+		o.err, o.failed = err, time.Now()
+		o.wait = min(max(2*o.wait, c.cfg.MinBackoff), c.cfg.MaxBackoff)
+		var he *httpError
+		if errors.As(err, &he) && he.status == http.StatusForbidden {
+			// A refusal is the CA's decision, not an outage: the edge
+			// must not decrypt for this org, whatever it held before.
+			c.wipe(o)
+		}
+		return err
+	}
+	c.wipe(o)
+	o.meta, o.inter, o.der, o.used = meta, inter, der, time.Now()
+	o.err, o.wait = nil, 0
+	return nil
+}
+
+type httpError struct {
+	status int
+	msg    string
+}
+
+func (e *httpError) Error() string { return fmt.Sprintf("CA answered %d: %s", e.status, e.msg) }
+
+// request fetches and checks the CA's answer. The key bytes go from the
+// TLS stream straight into a slab block: they are never in a Go slice of
+// ours (crypto/tls and net/http keep their own transient buffers).
+func (c *Client) request(ctx context.Context, org string) (keyMeta, *x509.Certificate, []byte, error) {
+	u := c.cfg.URL + "/v1/orgs/" + url.PathEscape(org) + "/key"
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return keyMeta{}, nil, nil, err
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return keyMeta{}, nil, nil, fmt.Errorf("CA unreachable: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		return keyMeta{}, nil, nil, &httpError{status: resp.StatusCode, msg: string(msg)}
+	}
+	var n [4]byte
+	if _, err := io.ReadFull(resp.Body, n[:]); err != nil {
+		return keyMeta{}, nil, nil, fmt.Errorf("CA answer truncated: %w", err)
+	}
+	metaLen := binary.BigEndian.Uint32(n[:])
+	if metaLen == 0 || metaLen > maxMetaLen {
+		return keyMeta{}, nil, nil, fmt.Errorf("CA answer has a %d-byte head", metaLen)
+	}
+	head := make([]byte, metaLen)
+	if _, err := io.ReadFull(resp.Body, head); err != nil {
+		return keyMeta{}, nil, nil, fmt.Errorf("CA answer truncated: %w", err)
+	}
+	var meta keyMeta
+	if err := json.Unmarshal(head, &meta); err != nil {
+		return keyMeta{}, nil, nil, fmt.Errorf("CA answer head: %w", err)
+	}
+	if meta.Org != org || len(meta.Chain) == 0 {
+		return keyMeta{}, nil, nil, fmt.Errorf("CA answered for organisation %q with %d certificates", meta.Org, len(meta.Chain))
+	}
+	inter, err := x509.ParseCertificate(meta.Chain[0])
+	if err != nil {
+		return keyMeta{}, nil, nil, fmt.Errorf("CA sent an intermediate that does not parse: %w", err)
+	}
+	block, err := c.allocKey()
+	if err != nil {
+		return keyMeta{}, nil, nil, err
+	}
+	k, err := io.ReadFull(resp.Body, block)
+	if err == nil {
+		err = fmt.Errorf("CA sent a key longer than %d bytes", maxKeyLen)
+	} else if errors.Is(err, io.ErrUnexpectedEOF) && k > 0 {
+		err = nil
+	}
+	if err != nil {
+		c.freeKey(block)
+		return keyMeta{}, nil, nil, err
+	}
+	der := block[:k]
+	if err := checkKeyMatches(der, inter); err != nil {
+		c.freeKey(block)
+		return keyMeta{}, nil, nil, err
+	}
+	return meta, inter, der, nil
+}
+
+func (c *Client) allocKey() ([]byte, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	b, err := c.mem.Alloc(maxKeyLen)
+	if err != nil {
+		return nil, fmt.Errorf("keyclient: no key memory: %w", err)
+	}
+	return b, nil
+}
+
+func (c *Client) freeKey(b []byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_ = c.mem.Free(b)
+}
+
+// wipe zeroes and frees an org's key; the caller holds c.mu.
+func (c *Client) wipe(o *orgKey) {
+	if o.der == nil {
+		return
+	}
+	_ = c.mem.Free(o.der[:cap(o.der)]) // Free zeroes the whole block
+	o.der = nil
+	wipes.Inc()
+}
+
+// sweepIdle zeroes keys unused for the idle time.
+func (c *Client) sweepIdle() {
+	defer close(c.done)
+	t := time.NewTicker(max(c.cfg.IdleTimeout/10, 10*time.Millisecond))
+	defer t.Stop()
+	for {
+		select {
+		case <-c.stop:
+			return
+		case now := <-t.C:
+			c.mu.Lock()
+			for _, o := range c.orgs {
+				if o.der != nil && now.Sub(o.used) >= c.cfg.IdleTimeout {
+					c.wipe(o)
+				}
+			}
+			c.mu.Unlock()
+		}
+	}
+}
+
+// Holds reports whether the client holds org's key bytes right now.
+func (c *Client) Holds(org string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	o := c.orgs[org]
+	return o != nil && o.der != nil
+}
+
+var _ crypto.Signer = (*slabSigner)(nil)
