@@ -488,3 +488,27 @@ func (c *Conn) appendCertificateVerify(m []byte, cert *Certificate, scheme uint1
 	m = putU16(m, uint16(len(sig)))
 	return append(m, sig...), nil
 }
+
+// SetNegotiatedProtocol chooses the ALPN protocol while the handshake waits
+// for its certificate: an inspecting proxy answers with what the origin
+// chose, which it learns only after the ClientHello. p must be one the
+// client offered, or "" for none.
+func (c *Conn) SetNegotiatedProtocol(p string) error {
+	if _, ok := c.st.(awaitCertificate); !ok {
+		return alertf(AlertInternalError, "the protocol can be chosen only while the certificate is pending")
+	}
+	if p != "" && !containsString(c.hello.ALPNProtocols, p) {
+		return alertf(AlertInternalError, "protocol "+p+" was not offered by the client")
+	}
+	c.alpn = p
+	return nil
+}
+
+func containsString(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

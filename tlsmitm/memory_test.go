@@ -95,3 +95,54 @@ func isZero(b []byte) bool {
 	}
 	return true
 }
+
+func TestSetNegotiatedProtocolWhilePending(t *testing.T) {
+	cfg := staticConfig(testCert)
+	cfg.NextProtos = nil
+	cfg.GetCertificate = func(*ClientHello) (*Certificate, error) { return nil, nil }
+	cn, sn := net.Pipe()
+	srv := NewServer(cfg)
+	done := make(chan error, 1)
+	go func() {
+		in := make([]byte, 0, 1<<16)
+		buf := make([]byte, 1<<15)
+		for {
+			n, err := sn.Read(buf)
+			in = append(in, buf[:n]...)
+			res, perr := srv.Process(in, nil)
+			in = in[:copy(in, in[res.Consumed:])]
+			out := res.Out
+			if res.Event == EventPending {
+				if err := srv.SetNegotiatedProtocol("spdy/3"); err == nil {
+					done <- errors.New("a protocol the client never offered was accepted")
+					return
+				}
+				if err := srv.SetNegotiatedProtocol("h2"); err != nil {
+					done <- err
+					return
+				}
+				out, perr = srv.SetCertificate(testCert, out)
+			}
+			if len(out) > 0 {
+				sn.Write(out)
+			}
+			if perr != nil || err != nil || res.Event == EventHandshakeDone {
+				done <- perr
+				return
+			}
+		}
+	}()
+	cl := tls.Client(cn, &tls.Config{ServerName: "localhost", RootCAs: testRoots(testCert), NextProtos: []string{"h2", "http/1.1"}})
+	if err := cl.Handshake(); err != nil {
+		t.Fatal(err)
+	}
+	if got := cl.ConnectionState().NegotiatedProtocol; got != "h2" {
+		t.Fatalf("ALPN = %q, want the protocol set while pending", got)
+	}
+	// The Finished went out within Handshake (net.Pipe writes wait for
+	// the reader), so the server has seen it.
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	cl.Close()
+}

@@ -31,6 +31,11 @@ type OrgSpec struct {
 // CreateOrg records a new organisation. It has no intermediate yet: issue
 // one (IssueIntermediate) or request a CSR (RequestCSR).
 func (a *Authority) CreateOrg(ctx context.Context, spec OrgSpec) (store.Org, error) {
+	if spec.ID == "root" {
+		// /crl/root is the service root's CRL; an org named root would
+		// send its leaves' relying parties to the wrong CRL.
+		return store.Org{}, errorf(400, `organisation id "root" is reserved: choose another`)
+	}
 	if !orgIDPattern.MatchString(spec.ID) {
 		return store.Org{}, errorf(400, "organisation id %q: use 1-63 lowercase letters, digits and '-', starting with a letter or digit", spec.ID)
 	}
