@@ -24,6 +24,8 @@ type Head struct {
 	// ContentLength is the body length, -1 when absent.
 	ContentLength int64
 	Chunked       bool
+	// ProxyAuthorization is the Proxy-Authorization value, nil when absent.
+	ProxyAuthorization []byte
 }
 
 // Errors carry the status a server should answer with.
@@ -35,6 +37,7 @@ var (
 	errBadHeader   = &Error{Status: 400, Reason: "malformed header field"}
 	errBadLength   = &Error{Status: 400, Reason: "invalid Content-Length"}
 	errBothLengths = &Error{Status: 400, Reason: "both Content-Length and Transfer-Encoding"}
+	errTwoAuths    = &Error{Status: 400, Reason: "more than one Proxy-Authorization field"}
 )
 
 // Error is a request the server must refuse, with the status to answer.
@@ -94,6 +97,12 @@ func Parse(b []byte) (Head, int, error) {
 			h.ContentLength = n
 		case bytes.EqualFold(name, []byte("Transfer-Encoding")):
 			h.Chunked = true // RFC 9112 §6.1: any coding here ends in chunked or is an error
+		case bytes.EqualFold(name, []byte("Proxy-Authorization")):
+			// Two credentials leave it to chance which one a hop checks.
+			if h.ProxyAuthorization != nil {
+				return h, 0, errTwoAuths
+			}
+			h.ProxyAuthorization = value
 		}
 	}
 	if h.Chunked && h.ContentLength >= 0 {

@@ -1,0 +1,52 @@
+package fuzz
+
+import (
+	"fmt"
+	"regexp"
+	"slices"
+	"testing"
+
+	"github.com/lucid-edge/lucid/tlsmitm"
+)
+
+var ja4Format = regexp.MustCompile(`^t(13|12|11|10|s3|s2|d1|d2|d3|00)[di][0-9]{4}[0-9A-Za-z]{2}_[0-9a-f]{12}_[0-9a-f]{12}$`)
+
+// FuzzJA4 fingerprints every hello the parser accepts: JA4 must not panic,
+// must have the JA4 shape, and its plain-text part must agree with the
+// parsed hello.
+func FuzzJA4(f *testing.F) {
+	for _, rec := range clientHelloRecords(f) {
+		f.Add(rec[5:])
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		ch, err := tlsmitm.ParseClientHello(data)
+		if err != nil {
+			return
+		}
+		got := tlsmitm.JA4(ch)
+		if !ja4Format.MatchString(got) {
+			t.Fatalf("JA4 %q does not have the JA4 format", got)
+		}
+		if again := tlsmitm.JA4(ch); again != got {
+			t.Fatalf("JA4 gave %s, then %s", got, again)
+		}
+		dest := "i"
+		if slices.Contains(ch.Extensions, 0) {
+			dest = "d"
+		}
+		counts := fmt.Sprintf("%s%02d%02d", dest, min(nonGREASE(ch.CipherSuites), 99), min(nonGREASE(ch.Extensions), 99))
+		if got[3:8] != counts {
+			t.Fatalf("JA4 %s, want SNI and counts %s", got, counts)
+		}
+	})
+}
+
+func nonGREASE(vals []uint16) int {
+	n := 0
+	for _, v := range vals {
+		if v&0x0f0f != 0x0a0a || v>>8 != v&0xff {
+			n++
+		}
+	}
+	return n
+}

@@ -1,0 +1,295 @@
+// Package edgeconfig reads the edge's YAML configuration: what it listens
+// on, where its CA is, who its users are, each organisation's policy, and
+// the limits that bound its resources.
+//
+//	listen: 127.0.0.1:3128          # the explicit proxy
+//	admin: 127.0.0.1:9090           # /metrics and /healthz; "" turns it off
+//	loops: 0                        # event loops; 0 is one per CPU
+//	ca:
+//	  url: https://ca.example:8444  # the CA's key API; none means no keys, so no decryption
+//	  cert_file: edge.pem           # the edge's client certificate from enrolment
+//	  key_file: edge-key.pem
+//	  root_file: ca-root.pem        # the CA's service root
+//	  idle_timeout: 10m             # an unused organisation key is wiped after this
+//	users:                          # Proxy-Authorization: Basic; none means no authentication
+//	  - {name: alice, password_sha256: 5e88…, org: acme}
+//	  - {name: lab, password: lab, org: acme}     # plain text: labs only
+//	orgs:
+//	  - id: acme
+//	    fail_mode: tunnel           # without a key: tunnel or block; "" follows the CA
+//	    allow_invalid_upstream: false   # pass origin certificate failures on under an untrusted leaf
+//	    default: inspect            # when no rule matches
+//	    bypass_pinned: true         # the built-in list of certificate-pinning apps
+//	    rules:
+//	      - {action: bypass, hosts: [.bank.example]}
+//	      - {action: block, hosts: ["*.ads.example"], ports: [80, 443]}
+//	hosts: {demo.test: "127.0.0.1:8443"}      # overrides DNS (tests, labs)
+//	upstream: {roots_file: extra-roots.pem, session_cache_size: 256}
+//	timeouts: {connect_line: 10s, handshake: 15s, idle: 5m}
+//	max_connections: 10000
+//	buffers: {max_per_connection: 256KiB}
+//	leaf: {max_validity: 168h, key_rotation: 1h}
+//	cache: {max_entries: 10000, max_bytes: 64MiB}
+//	access_log: "-"                 # a file, "-" for standard output, "" for none
+//
+// Unknown fields are errors, and every error names the field it is about
+// (orgs[1].rules[0].action) and, from a file, its line. Durations are Go
+// duration strings; sizes are bytes or a number with B, KiB, MiB, GiB, KB,
+// MB or GB. Load resolves relative file names against the folder of the
+// configuration file.
+package edgeconfig
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Config is the edge's configuration. Parse and Load return it validated;
+// one built in code must pass Validate before its methods are used. After
+// that it is read-only, and safe to share between goroutines.
+type Config struct {
+	Listen         string            `yaml:"listen"`
+	Admin          string            `yaml:"admin"`
+	Loops          int               `yaml:"loops"`
+	CA             CA                `yaml:"ca"`
+	Users          []User            `yaml:"users"`
+	Orgs           []Org             `yaml:"orgs"`
+	Hosts          map[string]string `yaml:"hosts"`
+	Upstream       Upstream          `yaml:"upstream"`
+	Timeouts       Timeouts          `yaml:"timeouts"`
+	MaxConnections int               `yaml:"max_connections"`
+	Buffers        Buffers           `yaml:"buffers"`
+	Leaf           Leaf              `yaml:"leaf"`
+	Cache          Cache             `yaml:"cache"`
+	AccessLog      string            `yaml:"access_log"`
+
+	// Warnings are what Validate accepted but an operator should hear of.
+	Warnings []string `yaml:"-"`
+
+	users map[string]credential
+	hosts map[string]netip.AddrPort
+}
+
+// CA says where the edge fetches organisation keys.
+type CA struct {
+	URL         string        `yaml:"url"`
+	CertFile    string        `yaml:"cert_file"`
+	KeyFile     string        `yaml:"key_file"`
+	RootFile    string        `yaml:"root_file"`
+	IdleTimeout time.Duration `yaml:"idle_timeout"`
+}
+
+// User is a proxy user. Exactly one of PasswordSHA256 (hex) and Password
+// is set; Validate replaces a Password by its SHA-256.
+type User struct {
+	Name           string `yaml:"name"`
+	PasswordSHA256 string `yaml:"password_sha256"`
+	Password       string `yaml:"password"`
+	Org            string `yaml:"org"`
+}
+
+// Org is one organisation's settings and policy.
+type Org struct {
+	ID string `yaml:"id"`
+	// FailMode is what happens to its connections while the edge holds no
+	// key for it: FailTunnel or FailBlock; "" follows the CA's record of
+	// the organisation.
+	FailMode string `yaml:"fail_mode"`
+	// AllowInvalidUpstream passes an origin certificate failure on to the
+	// client under a leaf from an untrusted signer, instead of a 502 page.
+	AllowInvalidUpstream bool `yaml:"allow_invalid_upstream"`
+	// Default is the action when no rule matches (inspect unless set).
+	Default string `yaml:"default"`
+	Rules   []Rule `yaml:"rules"`
+	// BypassPinned turns on policy's built-in list of names that pin
+	// their certificates (on unless set to false).
+	BypassPinned bool `yaml:"bypass_pinned"`
+}
+
+// Fail modes.
+const (
+	FailTunnel = "tunnel"
+	FailBlock  = "block"
+)
+
+// UnmarshalYAML fills in the defaults of fields absent from the YAML.
+func (o *Org) UnmarshalYAML(n *yaml.Node) error {
+	type plain Org // without this method
+	p := plain{Default: "inspect", BypassPinned: true}
+	if err := n.Decode(&p); err != nil {
+		return err
+	}
+	*o = Org(p)
+	return nil
+}
+
+// Rule is one policy rule: the first that matches decides.
+type Rule struct {
+	Action string   `yaml:"action"`
+	Hosts  []string `yaml:"hosts"`
+	Ports  []int    `yaml:"ports"`
+}
+
+// Upstream configures connections to origins.
+type Upstream struct {
+	// RootsFile holds PEM roots trusted besides the system's.
+	RootsFile string `yaml:"roots_file"`
+	// SessionCacheSize bounds the TLS session tickets kept per origin
+	// set; 0 turns upstream resumption off.
+	SessionCacheSize int `yaml:"session_cache_size"`
+}
+
+// Timeouts bound how long a client or origin can hold a connection.
+type Timeouts struct {
+	ConnectLine time.Duration `yaml:"connect_line"` // from accept to a complete CONNECT head
+	Handshake   time.Duration `yaml:"handshake"`    // each TLS handshake
+	Idle        time.Duration `yaml:"idle"`         // a relay with no bytes either way
+}
+
+// Buffers bound memory per connection.
+type Buffers struct {
+	MaxPerConnection ByteSize `yaml:"max_per_connection"`
+}
+
+// Leaf configures minted leaf certificates.
+type Leaf struct {
+	MaxValidity time.Duration `yaml:"max_validity"`
+	KeyRotation time.Duration `yaml:"key_rotation"`
+}
+
+// Cache bounds the per-loop cache of minted leaves.
+type Cache struct {
+	MaxEntries int      `yaml:"max_entries"`
+	MaxBytes   ByteSize `yaml:"max_bytes"`
+}
+
+// Default returns a configuration with every default filled in and no
+// organisations (which Validate refuses: add at least one).
+func Default() *Config {
+	return &Config{
+		Listen:         "127.0.0.1:3128",
+		Admin:          "127.0.0.1:9090",
+		CA:             CA{IdleTimeout: 10 * time.Minute},
+		Upstream:       Upstream{SessionCacheSize: 256},
+		Timeouts:       Timeouts{ConnectLine: 10 * time.Second, Handshake: 15 * time.Second, Idle: 5 * time.Minute},
+		MaxConnections: 10000,
+		Buffers:        Buffers{MaxPerConnection: 256 << 10},
+		Leaf:           Leaf{MaxValidity: 168 * time.Hour, KeyRotation: time.Hour},
+		Cache:          Cache{MaxEntries: 10000, MaxBytes: 64 << 20},
+		AccessLog:      "-",
+	}
+}
+
+// Load reads and validates the configuration file at path, resolves the
+// file names in it against the file's folder, and checks that the files
+// it names can be read.
+func Load(path string) (*Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	c, err := Parse(b)
+	if err != nil {
+		return nil, fmt.Errorf("config %s:\n%w", path, err)
+	}
+	c.resolveFiles(filepath.Dir(path))
+	if err := c.CheckFiles(); err != nil {
+		return nil, fmt.Errorf("config %s:\n%w", path, err)
+	}
+	return c, nil
+}
+
+// Parse reads a configuration from YAML, fills in defaults and validates
+// it. Its error lists every problem found, one *FieldError per line.
+func Parse(b []byte) (*Config, error) {
+	var root yaml.Node
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	switch err := dec.Decode(&root); {
+	case errors.Is(err, io.EOF):
+		c := Default()
+		return c, c.Validate()
+	case err != nil:
+		return nil, &FieldError{Field: "config", Problem: "not YAML: " + strings.TrimPrefix(err.Error(), "yaml: ")}
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+		return nil, &FieldError{Field: "config", Line: extra.Line, Problem: "more than one YAML document"}
+	}
+	w := newWalker()
+	w.walk(&root, configType, "")
+	if len(w.errs) > 0 {
+		return nil, errors.Join(w.errs...)
+	}
+	c := Default()
+	strict := yaml.NewDecoder(bytes.NewReader(b))
+	strict.KnownFields(true)
+	if err := strict.Decode(c); err != nil {
+		// The walker checks each field first, so this is a backstop.
+		return nil, &FieldError{Field: "config", Problem: strings.TrimPrefix(err.Error(), "yaml: ")}
+	}
+	if err := c.Validate(); err != nil {
+		return nil, w.addLines(err)
+	}
+	return c, nil
+}
+
+// resolveFiles makes relative file names relative to dir.
+func (c *Config) resolveFiles(dir string) {
+	for _, p := range []*string{&c.CA.CertFile, &c.CA.KeyFile, &c.CA.RootFile, &c.Upstream.RootsFile, &c.AccessLog} {
+		if *p != "" && *p != "-" && !filepath.IsAbs(*p) {
+			*p = filepath.Join(dir, *p)
+		}
+	}
+}
+
+// CheckFiles reports, by field, the files the configuration names that
+// cannot be opened for reading. The access log is created later, so only
+// its folder is checked.
+func (c *Config) CheckFiles() error {
+	var errs []error
+	for _, f := range []struct{ field, name string }{
+		{"ca.cert_file", c.CA.CertFile},
+		{"ca.key_file", c.CA.KeyFile},
+		{"ca.root_file", c.CA.RootFile},
+		{"upstream.roots_file", c.Upstream.RootsFile},
+	} {
+		if f.name == "" {
+			continue
+		}
+		fh, err := os.Open(f.name)
+		if err != nil {
+			errs = append(errs, &FieldError{Field: f.field, Problem: err.Error()})
+			continue
+		}
+		fh.Close()
+	}
+	if c.AccessLog != "" && c.AccessLog != "-" {
+		if st, err := os.Stat(filepath.Dir(c.AccessLog)); err != nil || !st.IsDir() {
+			errs = append(errs, &FieldError{Field: "access_log", Problem: "no folder " + filepath.Dir(c.AccessLog)})
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// FieldError is one problem with one field of the configuration.
+type FieldError struct {
+	Field   string // a path such as orgs[1].rules[0].action
+	Line    int    // the field's line in the YAML, 0 when unknown
+	Problem string
+}
+
+func (e *FieldError) Error() string {
+	if e.Line > 0 {
+		return fmt.Sprintf("%s (line %d): %s", e.Field, e.Line, e.Problem)
+	}
+	return e.Field + ": " + e.Problem
+}

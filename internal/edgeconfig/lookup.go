@@ -1,0 +1,80 @@
+package edgeconfig
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"fmt"
+	"net/netip"
+	"strings"
+
+	"github.com/lucid-edge/lucid/internal/policy"
+)
+
+type credential struct {
+	sum [sha256.Size]byte
+	org string
+}
+
+// AuthRequired reports whether the proxy asks clients for credentials:
+// with no users configured it does not, and every client belongs to the
+// only organisation.
+func (c *Config) AuthRequired() bool { return len(c.Users) > 0 }
+
+// Authenticate checks a user name and password (from Proxy-Authorization)
+// and returns the user's organisation. It takes the same time for unknown
+// users as for wrong passwords. Without users it returns the only
+// organisation for any credentials.
+func (c *Config) Authenticate(name, password string) (org string, ok bool) {
+	if !c.AuthRequired() {
+		if len(c.Orgs) != 1 {
+			return "", false // Validate refuses this configuration
+		}
+		return c.Orgs[0].ID, true
+	}
+	cred, known := c.users[name]
+	sum := sha256.Sum256([]byte(password))
+	match := subtle.ConstantTimeCompare(sum[:], cred.sum[:]) == 1
+	if !known || !match {
+		return "", false
+	}
+	return cred.org, true
+}
+
+// Org returns the organisation with the given ID, or nil.
+func (c *Config) Org(id string) *Org {
+	for i := range c.Orgs {
+		if c.Orgs[i].ID == id {
+			return &c.Orgs[i]
+		}
+	}
+	return nil
+}
+
+// HostOverride returns the address the hosts section gives for a name
+// (any case, trailing dot or not), which replaces DNS and the requested
+// port.
+func (c *Config) HostOverride(host string) (netip.AddrPort, bool) {
+	ap, ok := c.hosts[strings.TrimSuffix(strings.ToLower(host), ".")]
+	return ap, ok
+}
+
+// Policy compiles the organisations' rules.
+func (c *Config) Policy() (*policy.Policy, error) {
+	orgs := make([]policy.Org, len(c.Orgs))
+	for i, o := range c.Orgs {
+		def, ok := policy.ParseAction(o.Default)
+		if !ok {
+			return nil, fmt.Errorf("orgs[%d].default: %q is not one of inspect, bypass, block", i, o.Default)
+		}
+		po := policy.Org{ID: o.ID, Default: def, BypassPinned: o.BypassPinned, Rules: make([]policy.Rule, len(o.Rules))}
+		for j, r := range o.Rules {
+			a, ok := policy.ParseAction(r.Action)
+			if !ok {
+				return nil, fmt.Errorf("orgs[%d].rules[%d].action: %q is not one of inspect, bypass, block", i, j, r.Action)
+			}
+			po.Rules[j] = policy.Rule{Action: a, Hosts: r.Hosts, Ports: r.Ports}
+		}
+		orgs[i] = po
+	}
+	return policy.New(orgs)
+}

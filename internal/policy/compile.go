@@ -1,0 +1,290 @@
+package policy
+
+import (
+	"errors"
+	"net/netip"
+	"strconv"
+	"strings"
+)
+
+// maxName is the longest DNS name in text form, without the trailing dot.
+const maxName = 253
+
+type patternKind uint8
+
+const (
+	exactName patternKind = iota // example.com
+	wildcard                     // *.example.com
+	suffix                       // .example.com
+	anyHost                      // *
+	ipAddr                       // 192.0.2.1, ::1
+)
+
+type pattern struct {
+	kind patternKind
+	name string // lower case, no trailing dot; the domain for wildcard and suffix
+	addr netip.Addr
+}
+
+func parsePattern(s string) (pattern, error) {
+	if s == "" {
+		return pattern{}, errors.New("empty host pattern")
+	}
+	if s == "*" {
+		return pattern{kind: anyHost}, nil
+	}
+	if a, ok := parseIP(s); ok {
+		return pattern{kind: ipAddr, addr: a}, nil
+	}
+	if s[0] == '[' {
+		return pattern{}, errors.New("host pattern " + strconv.Quote(s) + ": not an IPv6 address")
+	}
+	p := pattern{kind: exactName}
+	rest := s
+	switch {
+	case strings.HasPrefix(s, "*."):
+		p.kind, rest = wildcard, s[2:]
+	case s[0] == '.':
+		p.kind, rest = suffix, s[1:]
+	}
+	if strings.Contains(rest, "*") {
+		return pattern{}, errors.New("host pattern " + strconv.Quote(s) + ": '*' only as a whole first label, as in *.example.com")
+	}
+	name, err := checkName(rest)
+	if err != nil {
+		return pattern{}, errors.New("host pattern " + strconv.Quote(s) + ": " + err.Error())
+	}
+	p.name = name
+	return p, nil
+}
+
+// checkName validates a DNS name and returns it in lower case without a
+// trailing dot.
+func checkName(s string) (string, error) {
+	s = strings.TrimSuffix(strings.ToLower(s), ".")
+	if s == "" || len(s) > maxName {
+		return "", errors.New("a name has 1 to 253 characters")
+	}
+	for label := range strings.SplitSeq(s, ".") {
+		if label == "" || len(label) > 63 {
+			return "", errors.New("a label has 1 to 63 characters")
+		}
+		for i := 0; i < len(label); i++ {
+			c := label[i]
+			if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+				return "", errors.New("a name holds only letters, digits, '-' and '_' (IDNs in their xn-- form)")
+			}
+		}
+	}
+	last := s[strings.LastIndexByte(s, '.')+1:]
+	if strings.Trim(last, "0123456789") == "" {
+		return "", errors.New("an all-digit last label reads as an IPv4 address, and this is not one")
+	}
+	return s, nil
+}
+
+// parseIP reads an IP literal (IPv6 with or without brackets, no zone);
+// IPv4-mapped IPv6 addresses become IPv4. It only calls netip for strings
+// that can be addresses, since a failed parse allocates its error.
+func parseIP(s string) (netip.Addr, bool) {
+	if len(s) > 2 && s[0] == '[' && s[len(s)-1] == ']' {
+		s = s[1 : len(s)-1]
+	}
+	if s == "" {
+		return netip.Addr{}, false
+	}
+	colon := strings.IndexByte(s, ':') >= 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= '0' && c <= '9' || c == '.' || c == ':' || colon && (c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F')) {
+			return netip.Addr{}, false
+		}
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil || a.Zone() != "" {
+		return netip.Addr{}, false
+	}
+	return a.Unmap(), true
+}
+
+// orgPolicy is one organisation's compiled rules. Rule indexes are int32
+// positions in rules; each list holds them in increasing order, so the
+// first entry that matches the port is that list's earliest rule.
+type orgPolicy struct {
+	rules   []compiledRule
+	names   map[string]*nameRules
+	ips     map[netip.Addr][]int32
+	anyHost []int32
+	def     Decision
+}
+
+// nameRules are the rules a DNS name's patterns lead to: self for the name
+// itself (exact and suffix patterns), below for names under it (wildcard
+// and suffix patterns).
+type nameRules struct {
+	self, below []int32
+}
+
+type compiledRule struct {
+	decision Decision
+	ports    []uint16
+}
+
+func compileOrg(o *Org) (*orgPolicy, error) {
+	if int(o.Default) >= len(actionNames) {
+		return nil, errors.New("unknown default action " + o.Default.String())
+	}
+	op := &orgPolicy{
+		names: make(map[string]*nameRules),
+		ips:   make(map[netip.Addr][]int32),
+		def:   Decision{Action: o.Default, Rule: "default"},
+	}
+	for i, r := range o.Rules {
+		if int(r.Action) >= len(actionNames) {
+			return nil, errors.New("rules[" + strconv.Itoa(i) + "]: unknown action " + r.Action.String())
+		}
+		name := r.Name
+		if name == "" {
+			name = "rules[" + strconv.Itoa(i) + "]"
+		}
+		if err := op.add(name, r.Action, r.Hosts, r.Ports); err != nil {
+			return nil, errors.New(name + ": " + err.Error())
+		}
+	}
+	if o.BypassPinned {
+		for _, p := range pinned {
+			if err := op.add("pinned:"+p, Bypass, []string{p}, nil); err != nil {
+				panic("policy: built-in pinned pattern: " + err.Error())
+			}
+		}
+	}
+	return op, nil
+}
+
+func (op *orgPolicy) add(name string, action Action, hosts []string, ports []int) error {
+	idx := int32(len(op.rules))
+	cr := compiledRule{decision: Decision{Action: action, Rule: name}}
+	for _, n := range ports {
+		if err := CheckPort(n); err != nil {
+			return err
+		}
+		cr.ports = append(cr.ports, uint16(n))
+	}
+	op.rules = append(op.rules, cr)
+	if len(hosts) == 0 {
+		op.anyHost = appendIndex(op.anyHost, idx)
+	}
+	for _, h := range hosts {
+		p, err := parsePattern(h)
+		if err != nil {
+			return err
+		}
+		switch p.kind {
+		case anyHost:
+			op.anyHost = appendIndex(op.anyHost, idx)
+		case ipAddr:
+			op.ips[p.addr] = appendIndex(op.ips[p.addr], idx)
+		case exactName:
+			nr := op.name(p.name)
+			nr.self = appendIndex(nr.self, idx)
+		case wildcard:
+			nr := op.name(p.name)
+			nr.below = appendIndex(nr.below, idx)
+		case suffix:
+			nr := op.name(p.name)
+			nr.self = appendIndex(nr.self, idx)
+			nr.below = appendIndex(nr.below, idx)
+		}
+	}
+	return nil
+}
+
+func (op *orgPolicy) name(n string) *nameRules {
+	nr := op.names[n]
+	if nr == nil {
+		nr = &nameRules{}
+		op.names[n] = nr
+	}
+	return nr
+}
+
+// appendIndex appends idx unless it is already last: one rule naming a
+// host twice needs one entry.
+func appendIndex(l []int32, idx int32) []int32 {
+	if len(l) > 0 && l[len(l)-1] == idx {
+		return l
+	}
+	return append(l, idx)
+}
+
+func (op *orgPolicy) decide(host string, port int) Decision {
+	best := op.first(op.anyHost, port, int32(len(op.rules)))
+	if a, ok := parseIP(host); ok {
+		best = op.first(op.ips[a], port, best)
+	} else {
+		var buf [maxName]byte
+		if name, ok := lowerName(&buf, host); ok {
+			// The name itself, then each parent domain from the longest.
+			if nr := op.names[string(name)]; nr != nil {
+				best = op.first(nr.self, port, best)
+			}
+			for i := range len(name) {
+				if name[i] != '.' {
+					continue
+				}
+				if nr := op.names[string(name[i+1:])]; nr != nil {
+					best = op.first(nr.below, port, best)
+				}
+			}
+		}
+	}
+	if int(best) < len(op.rules) {
+		return op.rules[best].decision
+	}
+	return op.def
+}
+
+// first returns the earliest rule in l before best that matches port, or
+// best.
+func (op *orgPolicy) first(l []int32, port int, best int32) int32 {
+	for _, i := range l {
+		if i >= best {
+			break
+		}
+		if op.rules[i].matchPort(port) {
+			return i
+		}
+	}
+	return best
+}
+
+func (r *compiledRule) matchPort(port int) bool {
+	if len(r.ports) == 0 {
+		return true
+	}
+	for _, p := range r.ports {
+		if int(p) == port {
+			return true
+		}
+	}
+	return false
+}
+
+// lowerName copies host into buf in ASCII lower case without a trailing
+// dot; a name too long to be a DNS name is refused.
+func lowerName(buf *[maxName]byte, host string) ([]byte, bool) {
+	if len(host) > 0 && host[len(host)-1] == '.' {
+		host = host[:len(host)-1]
+	}
+	if host == "" || len(host) > maxName {
+		return nil, false
+	}
+	for i := 0; i < len(host); i++ {
+		c := host[i]
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		buf[i] = c
+	}
+	return buf[:len(host)], true
+}

@@ -1,0 +1,142 @@
+// Package policy decides, per organisation, what the edge does with a
+// connection to a host and port: inspect it, bypass it (relay the bytes
+// untouched) or block it.
+//
+// An organisation's rules are tried in order and the first whose hosts and
+// ports both match wins; then, unless the organisation turned it off, the
+// built-in list of names that pin their certificates (Pinned) bypasses;
+// then the organisation's default action applies.
+//
+// Host patterns, compared without regard to ASCII case and ignoring a
+// trailing dot:
+//
+//	example.com     exactly that name
+//	*.example.com   any name one or more labels below example.com
+//	.example.com    example.com and any name below it
+//	*               any host
+//	192.0.2.1, ::1  that IP address (IPv6 with or without brackets)
+//
+// New compiles all patterns into one map per organisation, keyed by name,
+// so Decide costs one map lookup per label of the host and allocates
+// nothing. A Policy is immutable: Decide is safe from any goroutine.
+package policy
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+)
+
+// Action is what the edge does with a connection.
+type Action uint8
+
+// Actions.
+const (
+	Inspect Action = iota // decrypt, inspect and re-encrypt
+	Bypass                // relay the TLS bytes untouched
+	Block                 // refuse the connection
+)
+
+var actionNames = [...]string{Inspect: "inspect", Bypass: "bypass", Block: "block"}
+
+func (a Action) String() string {
+	if int(a) < len(actionNames) {
+		return actionNames[a]
+	}
+	return "action(" + strconv.Itoa(int(a)) + ")"
+}
+
+// ParseAction reads an action's name: inspect, bypass or block.
+func ParseAction(s string) (Action, bool) {
+	for a, name := range actionNames {
+		if s == name {
+			return Action(a), true
+		}
+	}
+	return 0, false
+}
+
+// Rule is one of an organisation's rules. Empty Hosts match any host and
+// empty Ports any port.
+type Rule struct {
+	Action Action
+	Hosts  []string
+	Ports  []int
+	// Name identifies the rule in decisions and logs; empty means
+	// "rules[i]" for the rule's index.
+	Name string
+}
+
+// Org is one organisation's policy.
+type Org struct {
+	ID    string
+	Rules []Rule
+	// Default applies when no rule and no pinned name matches.
+	Default Action
+	// BypassPinned turns on the built-in bypass list (Pinned), tried after
+	// Rules: a rule can still inspect or block a pinned name.
+	BypassPinned bool
+}
+
+// Decision is what Decide chose and why.
+type Decision struct {
+	Action Action
+	// Rule names what matched: a rule's name, "pinned:" and the pinned
+	// pattern, "default", or "no-policy" for an unknown organisation.
+	Rule string
+}
+
+// Policy holds every organisation's compiled rules.
+type Policy struct {
+	orgs map[string]*orgPolicy
+}
+
+// noPolicy is the decision for an organisation the policy does not know:
+// block, since nobody said anything may pass.
+var noPolicy = Decision{Action: Block, Rule: "no-policy"}
+
+// New compiles the organisations' policies. It fails on a duplicate
+// organisation, an unknown action, a bad pattern or a port out of range.
+func New(orgs []Org) (*Policy, error) {
+	p := &Policy{orgs: make(map[string]*orgPolicy, len(orgs))}
+	for i := range orgs {
+		o := &orgs[i]
+		if _, dup := p.orgs[o.ID]; dup {
+			return nil, fmt.Errorf("policy: organisation %q twice", o.ID)
+		}
+		op, err := compileOrg(o)
+		if err != nil {
+			return nil, fmt.Errorf("policy: organisation %q: %w", o.ID, err)
+		}
+		p.orgs[o.ID] = op
+	}
+	return p, nil
+}
+
+// Decide returns the action for a connection of org's user to host:port.
+// host is a DNS name or an IP literal (IPv6 with or without brackets), in
+// any case, with or without a trailing dot.
+func (p *Policy) Decide(org, host string, port int) Decision {
+	o := p.orgs[org]
+	if o == nil {
+		return noPolicy
+	}
+	return o.decide(host, port)
+}
+
+// Orgs reports how many organisations the policy holds.
+func (p *Policy) Orgs() int { return len(p.orgs) }
+
+// CheckPattern reports what is wrong with a host pattern, or nil.
+func CheckPattern(s string) error {
+	_, err := parsePattern(s)
+	return err
+}
+
+// CheckPort reports whether n is a TCP port a rule can name.
+func CheckPort(n int) error {
+	if n < 1 || n > 65535 {
+		return errors.New("port " + strconv.Itoa(n) + " is not in 1-65535")
+	}
+	return nil
+}
