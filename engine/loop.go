@@ -8,6 +8,7 @@ import (
 
 	"github.com/panjf2000/gnet/v2"
 
+	"github.com/lucid-edge/lucid/certcache"
 	"github.com/lucid-edge/lucid/internal/secmem"
 	"github.com/lucid-edge/lucid/tlsmitm"
 )
@@ -23,8 +24,9 @@ type loopState struct {
 	loop  gnet.EventLoop
 	conns connList
 	mem   *secmem.Arena
-	tls   *tlsmitm.Config // the server's config with Memory = mem
-	out   []byte          // a block of mem
+	tls   *tlsmitm.Config  // the server's config with Memory = mem
+	out   []byte           // a block of mem
+	cache *certcache.Cache // the proxy's leaf cache, made on first use
 }
 
 // outBlock is the size of a loop's output buffer; flushAt is where the
@@ -99,6 +101,9 @@ func (l *loops) close() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for _, ls := range l.all {
+		if ls.cache != nil {
+			ls.cache.Close() // destroys the leaf keys
+		}
 		unregisterArena(ls.mem)
 		ls.mem.Close() // zeroes and unmaps
 	}

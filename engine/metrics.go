@@ -16,9 +16,16 @@ var (
 	connsClosed     = metrics.NewCounter("lucid_connections_closed_total")
 	connsTimedOut   = metrics.NewCounter("lucid_connections_timed_out_total")
 	connsOverflowed = metrics.NewCounter("lucid_connections_output_overflow_total")
-	handshakesDone  = metrics.NewCounter("lucid_tls_handshakes_total")
-	httpRequests    = metrics.NewCounter("lucid_http_requests_total")
-	_               = metrics.NewGauge("lucid_connections_open", func() float64 {
+
+	proxyRefusedFull = metrics.NewCounter("lucid_proxy_refused_max_connections_total")
+	upstreamFailures = metrics.NewCounter("lucid_upstream_failures_total")
+	upstreamInvalid  = metrics.NewCounter("lucid_upstream_invalid_certificates_total")
+	mirrorFallbacks  = metrics.NewCounter("lucid_upstream_mirror_fallbacks_total")
+	bytesRelayed     = metrics.NewCounter("lucid_bytes_relayed_to_clients_total")
+	upstreamLatency  = metrics.NewHistogram("lucid_upstream_prepare_seconds")
+	handshakesDone   = metrics.NewCounter("lucid_tls_handshakes_total")
+	httpRequests     = metrics.NewCounter("lucid_http_requests_total")
+	_                = metrics.NewGauge("lucid_connections_open", func() float64 {
 		return float64(connsAccepted.Get()) - float64(connsClosed.Get())
 	})
 )
@@ -95,4 +102,9 @@ func reportMemoryLock(logger *slog.Logger, loops []*loopState) {
 		}
 	}
 	logger.Info("key memory locked", "loops", len(loops))
+}
+
+// decisions counts the policy's answers by action.
+func decisions(action string) *metrics.Counter {
+	return metrics.GetOrCreateCounter(`lucid_proxy_decisions_total{action="` + action + `"}`)
 }

@@ -100,6 +100,18 @@ func statusText(status int) string {
 	switch status {
 	case 400:
 		return "Bad Request"
+	case 403:
+		return "Forbidden"
+	case 405:
+		return "Method Not Allowed"
+	case 407:
+		return "Proxy Authentication Required"
+	case 502:
+		return "Bad Gateway"
+	case 503:
+		return "Service Unavailable"
+	case 504:
+		return "Gateway Timeout"
 	case 431:
 		return "Request Header Fields Too Large"
 	case 501:

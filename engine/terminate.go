@@ -120,7 +120,7 @@ func StartTerminate(cfg TerminateConfig) (*TerminateServer, error) {
 	case <-s.done:
 		return nil, fmt.Errorf("engine: listening on %s: %w", addr, s.runErr)
 	}
-	s.addr, err = h.boundAddr()
+	s.addr, err = boundAddr(h.engine)
 	if err != nil {
 		_ = s.Stop(context.Background())
 		return nil, err
@@ -188,6 +188,7 @@ type connState struct {
 	draining   bool // our side is done: read and drop until the peer closes
 	shutWrPend bool // shut down writing once the output has drained
 	resp       responder
+	px         *proxyConn // set for the proxy's connections
 }
 
 type terminateHandler struct {
@@ -205,8 +206,9 @@ func (h *terminateHandler) OnBoot(eng gnet.Engine) gnet.Action {
 	return gnet.None
 }
 
-func (h *terminateHandler) boundAddr() (string, error) {
-	fd, err := h.engine.Dup()
+// boundAddr reads the address the engine's listener is bound to.
+func boundAddr(eng gnet.Engine) (string, error) {
+	fd, err := eng.Dup()
 	if err != nil {
 		return "", fmt.Errorf("engine: reading the listener address: %w", err)
 	}

@@ -512,3 +512,12 @@ func containsString(list []string, s string) bool {
 	}
 	return false
 }
+
+// Hello returns the parsed ClientHello while the handshake is pending; nil
+// otherwise (its bytes are reused once the handshake goes on).
+func (c *Conn) Hello() *ClientHello {
+	if _, ok := c.st.(awaitCertificate); !ok {
+		return nil
+	}
+	return &c.hello
+}

@@ -45,8 +45,10 @@ type Config struct {
 	Roots *x509.CertPool
 	// IdleTimeout is how long an unused key is kept; zero means 10 minutes.
 	IdleTimeout time.Duration
-	// DefaultFailMode is what to do for an organisation the edge has never
-	// heard about from the CA ("tunnel" or "block"); empty means "block".
+	// FailModes are the edge's own fail modes per organisation, used while
+	// the CA has not told it the org's; DefaultFailMode covers the rest
+	// ("tunnel" or "block"; empty means "block").
+	FailModes       map[string]string
 	DefaultFailMode string
 	// MemorySize bounds the slab that holds keys; zero means 1 MiB.
 	MemorySize int
@@ -252,8 +254,11 @@ func (c *Client) waitFetch(ctx context.Context, org string, call *fetchCall) err
 
 func (c *Client) noKey(org string, o *orgKey, err error) error {
 	mode := c.cfg.DefaultFailMode
+	if m := c.cfg.FailModes[org]; m != "" {
+		mode = m
+	}
 	if o != nil && o.meta.FailMode != "" {
-		mode = o.meta.FailMode
+		mode = o.meta.FailMode // the CA's word is the latest
 	}
 	return &NoKeyError{Org: org, FailMode: mode, Err: err}
 }

@@ -1,0 +1,157 @@
+package engine
+
+import (
+	"context"
+	"net"
+	"sync"
+	"sync/atomic"
+
+	"github.com/panjf2000/gnet/v2"
+)
+
+// link is the origin side of a proxied connection. The origin is an
+// ordinary net.Conn (a uTLS session or a raw TCP tunnel), so two
+// goroutines serve it on Go's netpoller; everything they learn goes back to
+// the client's loop through Execute.
+//
+// Backpressure, origin → client: the reader reads one chunk per credit and
+// the loop grants the next credit only while the client's unsent output is
+// under the bound, so a slow client holds the origin back through TCP.
+// Client → origin: bytes queued for the writer are bounded; gnet cannot
+// stop reading a client, so a client that outruns the origin past the
+// bound is cut off rather than buffered without end.
+type link struct {
+	pc      *proxyConn
+	conn    net.Conn
+	credit  chan struct{} // capacity 1: the reader may read one chunk
+	queue   chan []byte
+	pending atomic.Int64 // bytes queued for the writer
+	limit   int64
+	closing sync.Once
+	done    chan struct{}
+}
+
+// readChunk is how much the reader takes per credit.
+const readChunk = 16 << 10
+
+func newLink(pc *proxyConn, conn net.Conn, _ bool) *link {
+	l := &link{
+		pc:     pc,
+		conn:   conn,
+		credit: make(chan struct{}, 1),
+		queue:  make(chan []byte, 256),
+		limit:  int64(pc.h.cfg.MaxBuffered),
+		done:   make(chan struct{}),
+	}
+	go l.read()
+	go l.write()
+	return l
+}
+
+// grant lets the reader take one more chunk; called on the loop.
+func (l *link) grant() {
+	select {
+	case l.credit <- struct{}{}:
+	default:
+	}
+}
+
+// send queues client bytes for the origin; it reports false when the bound
+// is passed. Called on the loop; it never blocks.
+func (l *link) send(b []byte) bool {
+	if len(b) == 0 {
+		return true
+	}
+	if l.pending.Add(int64(len(b))) > l.limit {
+		return false
+	}
+	chunk := append([]byte(nil), b...)
+	select {
+	case l.queue <- chunk:
+		return true
+	case <-l.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// closeWrite tells the origin the client is done sending.
+func (l *link) closeWrite() {
+	select {
+	case l.queue <- nil:
+	default:
+	}
+}
+
+// close ends both goroutines; called on the loop.
+func (l *link) close() {
+	l.closing.Do(func() {
+		close(l.done)
+		l.conn.Close()
+	})
+}
+
+func (l *link) read() {
+	for {
+		select {
+		case <-l.credit:
+		case <-l.done:
+			return
+		}
+		buf := make([]byte, readChunk)
+		n, err := l.conn.Read(buf)
+		pc := l.pc
+		pc.post(func() { pc.fromUpstream(buf[:n], err) })
+		if err != nil {
+			return
+		}
+	}
+}
+
+func (l *link) write() {
+	for {
+		select {
+		case b := <-l.queue:
+			if b == nil {
+				if cw, ok := l.conn.(interface{ CloseWrite() error }); ok {
+					_ = cw.CloseWrite()
+				}
+				continue
+			}
+			_, err := l.conn.Write(b)
+			l.pending.Add(-int64(len(b)))
+			if err != nil {
+				pc := l.pc
+				pc.post(func() { pc.fromUpstream(nil, err) })
+				return
+			}
+		case <-l.done:
+			return
+		}
+	}
+}
+
+// rawConn is a tunnel's origin connection.
+type rawConn struct{ net.Conn }
+
+// CloseWrite half-closes a TCP tunnel.
+func (r *rawConn) CloseWrite() error {
+	if tc, ok := r.Conn.(*net.TCPConn); ok {
+		return tc.CloseWrite()
+	}
+	return nil
+}
+
+func (r upstreamReady) close() {
+	if r.raw != nil {
+		r.raw.Close()
+	}
+	if r.up != nil && r.up.Conn != nil {
+		r.up.Conn.Close()
+	}
+}
+
+func gnetRunnable(f func()) gnet.Runnable {
+	return gnet.RunnableFunc(func(context.Context) error { f(); return nil })
+}
