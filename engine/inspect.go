@@ -3,17 +3,28 @@ package engine
 import (
 	"errors"
 	"net"
+	"strconv"
 	"time"
 
 	"github.com/lucid-edge/lucid/internal/accesslog"
 	"github.com/lucid-edge/lucid/internal/httphead"
 )
 
+// pendingRequest is a relayed request waiting for its response.
+type pendingRequest struct {
+	method, url string
+	start       time.Time
+	in          int64
+	head        bool
+}
+
 // inspectRequests reads HTTP/1.1 request heads from the client's
-// decrypted stream for the access log, skipping bodies by Content-Length.
-// A chunked body or a protocol switch (WebSocket) makes the rest of the
-// connection opaque: it is relayed intact and no longer parsed.
-func (pc *proxyConn) inspectRequests(data []byte) {
+// decrypted stream: each is checked against the org's URL rules and queued
+// for the access log until its response is framed. Bodies are skipped by
+// Content-Length. A chunked request body or a protocol switch (WebSocket)
+// makes the rest of the connection opaque: relayed intact, no longer
+// parsed. It reports false when a request was blocked (and answered).
+func (pc *proxyConn) inspectRequests(data []byte) bool {
 	for len(data) > 0 && !pc.opaque {
 		if pc.bodyLeft > 0 {
 			n := min(int64(len(data)), pc.bodyLeft)
@@ -27,24 +38,31 @@ func (pc *proxyConn) inspectRequests(data []byte) {
 		}
 		head, n, err := httphead.Parse(src)
 		if errors.Is(err, httphead.ErrIncomplete) {
-			if len(pc.req) == 0 {
-				pc.req = append(pc.req, data...)
-			} else {
-				pc.req = src
-			}
-			return
+			pc.req = append(pc.req[:0:0], src...)
+			return true
 		}
 		if err != nil {
 			pc.opaque = true // not HTTP/1.x as we know it; relay, don't judge
 			pc.req = nil
-			return
+			return true
 		}
 		used := n
 		if len(pc.req) > 0 {
 			used = n - len(pc.req)
 			pc.req = nil
 		}
-		pc.logHead(&head)
+		host := pc.hostOr(string(head.Host))
+		path := string(head.Target)
+		if rule, blocked := pc.blockedPath(host, path); blocked {
+			pc.blockRequest(string(head.Method), "https://"+host+path, rule)
+			return false
+		}
+		req := pendingRequest{method: string(head.Method), url: "https://" + host + path, start: time.Now(), in: int64(n)}
+		req.head = req.method == "HEAD"
+		if head.ContentLength > 0 {
+			req.in += head.ContentLength
+		}
+		pc.reqs = append(pc.reqs, req)
 		data = data[used:]
 		switch {
 		case head.Chunked:
@@ -52,14 +70,75 @@ func (pc *proxyConn) inspectRequests(data []byte) {
 		case head.ContentLength > 0:
 			pc.bodyLeft = head.ContentLength
 		}
-		if hasUpgrade(src[:n]) {
-			pc.opaque = true
+		if containsFold(src[:n], "\r\nupgrade:") {
+			pc.opaque = true // the answer decides; the bytes after it are not HTTP
 		}
+	}
+	return true
+}
+
+func (pc *proxyConn) blockedPath(host, path string) (string, bool) {
+	if pc.h.cfg.BlockPath == nil {
+		return "", false
+	}
+	return pc.h.cfg.BlockPath(pc.org, host, path)
+}
+
+// blockRequest answers a request a URL rule blocks with a 403 page, and
+// ends the connection: nothing of it reaches the origin.
+func (pc *proxyConn) blockRequest(method, url, rule string) {
+	body := "Blocked by your organisation's policy (" + rule + ").\n"
+	resp := "HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\nContent-Length: " + strconv.Itoa(len(body)) +
+		"\r\nConnection: close\r\n\r\n" + body
+	out, _ := pc.tls.Seal(pc.ls.out[:0], []byte(resp))
+	out = pc.tls.CloseNotify(out)
+	pc.flushOut(out)
+	pc.logEntry(method, url, 403, 0, int64(len(resp)), time.Now(), "block", rule)
+	pathsBlocked.Inc()
+	pc.finish()
+}
+
+// inspectResponses frames the origin's HTTP/1.1 responses so each queued
+// request is logged with its status and size.
+func (pc *proxyConn) inspectResponses(b []byte) {
+	if pc.resp == nil {
+		pc.resp = &httphead.ResponseReader{
+			IsHead: func() bool { return len(pc.reqs) > 0 && pc.reqs[0].head },
+			Done: func(status int, size int64) {
+				if len(pc.reqs) == 0 {
+					return // an answer to nothing we saw: not ours to log
+				}
+				r := pc.reqs[0]
+				pc.reqs = pc.reqs[1:]
+				pc.logEntry(r.method, r.url, status, r.in, size, r.start, pc.decision.Action, pc.decision.Rule)
+			},
+		}
+	}
+	pc.resp.Feed(b)
+	if pc.resp.Opaque() {
+		pc.opaque = true
 	}
 }
 
-func hasUpgrade(head []byte) bool {
-	return containsFold(head, "\r\nupgrade:")
+// logClose writes what is left when a connection ends: requests whose
+// responses never completed, or one line for a tunnel or an opaque stream
+// (HTTP/2, WebSocket) whose requests are not parsed.
+func (pc *proxyConn) logClose() {
+	for _, r := range pc.reqs {
+		pc.logEntry(r.method, r.url, 0, r.in, 0, r.start, pc.decision.Action, pc.decision.Rule)
+	}
+	pc.reqs = nil
+	if pc.host != "" && (pc.st == stTunnel || pc.opaque || pc.decision.Action == ActionBypass) && !pc.loggedConn {
+		pc.loggedConn = true
+		pc.logEntry("CONNECT", pc.host+":"+strconv.Itoa(pc.port), 0, pc.bytesIn, pc.bytesOut, pc.started, pc.decision.Action, pc.decision.Rule)
+	}
+}
+
+func (pc *proxyConn) hostOr(h string) string {
+	if h != "" {
+		return h
+	}
+	return pc.host
 }
 
 func containsFold(b []byte, s string) bool {
@@ -82,15 +161,12 @@ func containsFold(b []byte, s string) bool {
 	return false
 }
 
-func (pc *proxyConn) logHead(h *httphead.Head) {
-	host := string(h.Host)
-	if host == "" {
-		host = pc.host
-	}
-	pc.logRequest(string(h.Method), "https://"+host+string(h.Target), 0)
+// logRequest logs an answer the edge gives itself (403, 502) to a request
+// at the start of data, or to the CONNECT.
+func (pc *proxyConn) logRequest(method, url string, status int) {
+	pc.logEntry(method, url, status, 0, 0, pc.started, pc.decision.Action, pc.decision.Rule)
 }
 
-// logRequestFrom logs a request whose head is at the start of data.
 func (pc *proxyConn) logRequestFrom(data []byte, status int) {
 	if h, _, err := httphead.Parse(data); err == nil {
 		pc.logRequest(string(h.Method), "https://"+pc.hostOr(string(h.Host))+string(h.Target), status)
@@ -99,26 +175,16 @@ func (pc *proxyConn) logRequestFrom(data []byte, status int) {
 	pc.logRequest("", "", status)
 }
 
-func (pc *proxyConn) hostOr(h string) string {
-	if h != "" {
-		return h
-	}
-	return pc.host
-}
-
-// logRequest writes one access-log line. The response status is known for
-// answers the edge gives itself; for relayed requests it is 0 (the status
-// of relayed responses is not parsed yet).
-func (pc *proxyConn) logRequest(method, url string, status int) {
+func (pc *proxyConn) logEntry(method, url string, status int, in, out int64, start time.Time, decision, rule string) {
 	httpRequests.Inc()
 	if pc.h.cfg.AccessLog == nil {
 		return
 	}
 	e := accesslog.Entry{
-		Time: time.Now(), Org: pc.org, User: pc.user, Client: pc.gc.RemoteAddr().String(), SNI: pc.sni,
-		Method: method, URL: url, Status: status, BytesIn: pc.bytesIn, BytesOut: pc.bytesOut,
-		Decision: pc.decision.Action, Rule: pc.decision.Rule, TLSUpstream: pc.upInfo,
-		UpstreamVerify: pc.upVerifyErr, Duration: time.Since(pc.started),
+		Time: start, Org: pc.org, User: pc.user, Client: pc.gc.RemoteAddr().String(), SNI: pc.sni,
+		Method: method, URL: url, Status: status, BytesIn: in, BytesOut: out,
+		Decision: decision, Rule: rule, TLSUpstream: pc.upInfo,
+		UpstreamVerify: pc.upVerifyErr, Duration: time.Since(start),
 	}
 	if pc.tls != nil {
 		st := pc.tls.State()

@@ -82,6 +82,10 @@ type ProxyConfig struct {
 	KeyMemory int
 	// Cache bounds each loop's leaf cache.
 	Cache certcache.Config
+	// BlockPath applies the org's URL rules to an inspected request; a
+	// blocked one is answered 403 and never reaches the origin. nil blocks
+	// nothing.
+	BlockPath func(org, host, path string) (rule string, blocked bool)
 	// AccessLog receives one line per request; nil logs nothing.
 	AccessLog *accesslog.Logger
 	// SessionCacheSize bounds upstream TLS session resumption (per origin);
@@ -198,6 +202,26 @@ func (s *ProxyServer) Stop(ctx context.Context) error {
 	return err
 }
 
+// Drain stops taking new connections (they get 503), lets open ones
+// finish until ctx is done, and then stops the proxy, closing what is left.
+func (s *ProxyServer) Drain(ctx context.Context) error {
+	s.handler.draining.Store(true)
+	t := time.NewTicker(50 * time.Millisecond)
+	defer t.Stop()
+	for s.Open() > 0 {
+		select {
+		case <-ctx.Done():
+			stopCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			return s.Stop(stopCtx)
+		case <-t.C:
+		}
+	}
+	stopCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return s.Stop(stopCtx)
+}
+
 // Wait blocks until the proxy stops.
 func (s *ProxyServer) Wait() error {
 	<-s.done
@@ -212,6 +236,7 @@ type proxyHandler struct {
 	booted    chan struct{}
 	stopOnce  sync.Once
 	open      atomic.Int64
+	draining  atomic.Bool
 	sessions  utls.ClientSessionCache
 	untrusted *certcache.Issuer
 }
@@ -226,6 +251,9 @@ func (h *proxyHandler) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 	ls := h.loops.get(c.EventLoop())
 	if ls == nil {
 		return nil, gnet.Close
+	}
+	if h.draining.Load() {
+		return []byte("HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"), gnet.Close
 	}
 	if h.open.Load() >= int64(h.cfg.MaxConnections) {
 		proxyRefusedFull.Inc()

@@ -46,6 +46,8 @@ type world struct {
 	origins   map[string]string // name -> address
 	hellos    sync.Map          // origin name -> raw ClientHello message it received
 	proxy     *engine.ProxyServer
+	blockPath func(org, host, path string) (string, bool)
+	requests  sync.Map // origin name + path -> true, for every request an origin served
 	log       bytes.Buffer
 	logMu     sync.Mutex
 }
@@ -138,6 +140,7 @@ func (w *world) origin(t *testing.T, name string, notBefore, notAfter time.Time)
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
 	cfg := &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}, NextProtos: []string{"http/1.1"}}
 	srv := &http.Server{Handler: http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		w.requests.Store(name+r.URL.Path, true)
 		io.WriteString(rw, "origin "+name)
 	}), ErrorLog: slog.NewLogLogger(slog.NewTextHandler(io.Discard, nil), slog.LevelError)}
 	go srv.Serve(tls.NewListener(&recordingListener{Listener: ln, w: w, name: name}, cfg))
@@ -207,6 +210,7 @@ func (w *world) startProxy(t *testing.T, org string, decide func(host string) st
 			return net.JoinHostPort(host, strconv.Itoa(port))
 		},
 		UpstreamRoots: upRoots,
+		BlockPath:     w.blockPath,
 		AccessLog:     accesslog.New(w),
 	})
 	if err != nil {
@@ -267,8 +271,32 @@ func TestProxyInspectsWithMintedLeafAndMirroredHello(t *testing.T) {
 	if !strings.Contains(log, `"ja4":"`+tlsmitm.JA4(originHello)+`"`) {
 		t.Fatalf("the origin's JA4 %s differs from the client's in the access log:\n%s", tlsmitm.JA4(originHello), log)
 	}
-	if !strings.Contains(log, `"url":"https://origin.test/hello"`) || !strings.Contains(log, `"org":"acme"`) {
-		t.Fatalf("access log lacks the request:\n%s", log)
+	if !strings.Contains(log, `"url":"https://origin.test/hello"`) || !strings.Contains(log, `"org":"acme"`) ||
+		!strings.Contains(log, `"status":200`) || !strings.Contains(log, `"decision":"inspect"`) {
+		t.Fatalf("access log lacks the request and its answer:\n%s", log)
+	}
+}
+
+func TestProxyBlocksURLPath(t *testing.T) {
+	w := newWorld(t)
+	w.origin(t, "origin.test", time.Now().Add(-time.Hour), time.Now().Add(24*time.Hour))
+	w.blockPath = func(org, host, path string) (string, bool) {
+		return "paths[0]", strings.HasPrefix(path, "/admin")
+	}
+	w.startProxy(t, "acme", func(string) string { return engine.ActionInspect })
+	c := w.client()
+	if resp, body := get(t, c, "https://origin.test/public"); resp.StatusCode != 200 || body != "origin origin.test" {
+		t.Fatalf("allowed path: %d %q", resp.StatusCode, body)
+	}
+	resp, body := get(t, c, "https://origin.test/admin/users")
+	if resp.StatusCode != 403 || !strings.Contains(body, "paths[0]") {
+		t.Fatalf("blocked path: %d %q", resp.StatusCode, body)
+	}
+	if _, reached := w.requests.Load("origin.test/admin/users"); reached {
+		t.Fatal("a blocked request reached the origin")
+	}
+	if log := w.accessLog(); !strings.Contains(log, `"status":403`) || !strings.Contains(log, `"decision":"block"`) {
+		t.Fatalf("access log lacks the block:\n%s", log)
 	}
 }
 
@@ -348,3 +376,62 @@ func TestProxyWithoutKeyNeverDecrypts(t *testing.T) {
 		t.Fatalf("tunnel fail mode: %d %q", resp.StatusCode, body)
 	}
 }
+
+func TestProxyDrainLetsOpenConnectionsFinish(t *testing.T) {
+	w := newWorld(t)
+	w.origin(t, "origin.test", time.Now().Add(-time.Hour), time.Now().Add(24*time.Hour))
+	w.startProxy(t, "acme", func(string) string { return engine.ActionInspect })
+	// An open tunnel through the proxy, mid-conversation.
+	conn, err := net.Dial("tcp", w.proxy.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	io.WriteString(conn, "CONNECT origin.test:443 HTTP/1.1\r\nHost: origin.test:443\r\n\r\n")
+	br := bufio.NewReader(conn)
+	if resp, err := http.ReadResponse(br, nil); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("CONNECT: %v %v", resp, err)
+	}
+	drained := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		drained <- w.proxy.Drain(ctx)
+	}()
+	time.Sleep(200 * time.Millisecond)
+	// New connections are turned away while draining...
+	if c2, err := net.Dial("tcp", w.proxy.Addr()); err == nil {
+		io.WriteString(c2, "CONNECT origin.test:443 HTTP/1.1\r\n\r\n")
+		if resp, err := http.ReadResponse(bufio.NewReader(c2), nil); err == nil && resp.StatusCode != 503 {
+			t.Errorf("a new connection during the drain got %d, want 503", resp.StatusCode)
+		}
+		c2.Close()
+	}
+	// ...while the open one finishes its request.
+	roots := x509.NewCertPool()
+	roots.AddCert(w.ca.Root())
+	tc := tls.Client(&bufConn{Conn: conn, r: br}, &tls.Config{ServerName: "origin.test", RootCAs: roots})
+	io.WriteString(tc, "GET /during-drain HTTP/1.1\r\nHost: origin.test\r\nConnection: close\r\n\r\n")
+	resp, err := http.ReadResponse(bufio.NewReader(tc), nil)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("the open connection could not finish during the drain: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	tc.Close()
+	select {
+	case err := <-drained:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("the drain did not end once the last connection closed")
+	}
+}
+
+// bufConn reads first what a bufio.Reader already took from the conn.
+type bufConn struct {
+	net.Conn
+	r *bufio.Reader
+}
+
+func (c *bufConn) Read(p []byte) (int, error) { return c.r.Read(p) }

@@ -63,11 +63,14 @@ type proxyConn struct {
 	upVerifyErr string
 	failPage    string // when set, the first request gets a 502 naming this reason
 
-	req      []byte // a request head that arrived in pieces
-	bodyLeft int64
-	opaque   bool // HTTP/2 or a protocol switch: relay without parsing
-	bytesIn  int64
-	bytesOut int64
+	req        []byte // a request head that arrived in pieces
+	reqs       []pendingRequest
+	resp       *httphead.ResponseReader
+	loggedConn bool
+	bodyLeft   int64
+	opaque     bool // HTTP/2 or a protocol switch: relay without parsing
+	bytesIn    int64
+	bytesOut   int64
 }
 
 // maxHeld bounds what a connection may send before its destination is
@@ -455,8 +458,8 @@ func (pc *proxyConn) fromClient(data, out []byte) []byte {
 		pc.finish()
 		return pc.ls.out[:0]
 	}
-	if !pc.opaque {
-		pc.inspectRequests(data)
+	if !pc.opaque && !pc.inspectRequests(data) {
+		return pc.ls.out[:0]
 	}
 	if pc.link == nil || !pc.link.send(data) {
 		pc.fail("client sends faster than the origin accepts (over the per-connection bound)")
@@ -476,6 +479,9 @@ func (pc *proxyConn) fromUpstream(b []byte, err error) {
 		if pc.st == stTunnel {
 			_, _ = pc.gc.Write(b)
 		} else {
+			if !pc.opaque {
+				pc.inspectResponses(b)
+			}
 			out := pc.ls.out[:0]
 			for rest := b; len(rest) > 0; {
 				out = pc.cs.spill(out)
@@ -605,6 +611,7 @@ func (pc *proxyConn) tick(now time.Time) {
 
 // release runs when gnet has closed the client connection.
 func (pc *proxyConn) release() {
+	pc.logClose()
 	pc.closed = true
 	if pc.link != nil {
 		pc.link.close()
