@@ -330,7 +330,10 @@ func (pc *proxyConn) upstreamArrived(r upstreamReady) {
 		pc.link.send(pc.heldBytes)
 		pc.heldBytes = nil
 		pc.link.grant()
-		pc.forwardRaw(nil)
+		pc.cs.deadline = time.Now().Add(pc.h.cfg.IdleTimeout)
+		if pc.gc.InboundBuffered() > 0 {
+			pc.onTraffic() // what the client sent while we waited
+		}
 		return
 	case r.keyErr != nil:
 		r.close()
