@@ -17,9 +17,14 @@ import (
 // Backpressure, origin → client: the reader reads one chunk per credit and
 // the loop grants the next credit only while the client's unsent output is
 // under the bound, so a slow client holds the origin back through TCP.
-// Client → origin: bytes queued for the writer are bounded; gnet cannot
-// stop reading a client, so a client that outruns the origin past the
-// bound is cut off rather than buffered without end.
+//
+// Client → origin: when the bytes queued for the writer pass the bound,
+// the loop stops taking records from the client; they wait, still
+// encrypted, in gnet's input buffer, and the writer wakes the loop once
+// the queue has drained to half. gnet cannot stop reading a socket, so that
+// buffer is what grows meanwhile: HTTP/2 clients stop at their flow-control
+// window, and a connection whose waiting input passes the hard bound
+// (maxWaitingInput) is cut off.
 type link struct {
 	pc      *proxyConn
 	conn    net.Conn
@@ -27,6 +32,7 @@ type link struct {
 	queue   chan []byte
 	pending atomic.Int64 // bytes queued for the writer
 	limit   int64
+	paused  atomic.Bool // the loop stopped reading the client for us
 	closing sync.Once
 	done    chan struct{}
 }
@@ -56,15 +62,24 @@ func (l *link) grant() {
 	}
 }
 
-// send queues client bytes for the origin; it reports false when the bound
-// is passed. Called on the loop; it never blocks.
+// congested reports whether the loop should stop taking client input
+// until the writer catches up.
+func (l *link) congested() bool {
+	return l.pending.Load() > l.limit || len(l.queue) > cap(l.queue)/2
+}
+
+// pause records that the loop stopped reading for us; the writer wakes it.
+func (l *link) pause() { l.paused.Store(true) }
+
+// send queues client bytes for the origin. The loop checks congested
+// before it takes more input, so the queue exceeds its bound by one record
+// at most; false means the queue is full anyway. Called on the loop; it
+// never blocks.
 func (l *link) send(b []byte) bool {
 	if len(b) == 0 {
 		return true
 	}
-	if l.pending.Add(int64(len(b))) > l.limit {
-		return false
-	}
+	l.pending.Add(int64(len(b)))
 	chunk := append([]byte(nil), b...)
 	select {
 	case l.queue <- chunk:
@@ -120,7 +135,11 @@ func (l *link) write() {
 				continue
 			}
 			_, err := l.conn.Write(b)
-			l.pending.Add(-int64(len(b)))
+			left := l.pending.Add(-int64(len(b)))
+			if left <= l.limit/2 && len(l.queue) == 0 && l.paused.CompareAndSwap(true, false) {
+				pc := l.pc
+				pc.post(pc.resumeInput)
+			}
 			if err != nil {
 				pc := l.pc
 				pc.post(func() { pc.fromUpstream(nil, err) })

@@ -23,6 +23,7 @@ var (
 	mirrorFallbacks  = metrics.NewCounter("lucid_upstream_mirror_fallbacks_total")
 	bytesRelayed     = metrics.NewCounter("lucid_bytes_relayed_to_clients_total")
 	pathsBlocked     = metrics.NewCounter("lucid_proxy_paths_blocked_total")
+	inputPaused      = metrics.NewCounter("lucid_proxy_client_input_paused_total")
 	upstreamLatency  = metrics.NewHistogram("lucid_upstream_prepare_seconds")
 	handshakesDone   = metrics.NewCounter("lucid_tls_handshakes_total")
 	httpRequests     = metrics.NewCounter("lucid_http_requests_total")

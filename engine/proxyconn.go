@@ -190,6 +190,9 @@ func (pc *proxyConn) readTLS(in []byte) int {
 	consumed := 0
 	defer func() { pc.flushOut(out) }()
 	for {
+		if pc.holdBack(len(in) - consumed) {
+			return consumed
+		}
 		out = pc.cs.spill(out)
 		res, err := pc.tls.Process(in[consumed:], out)
 		if pc.st == stHello {
@@ -522,13 +525,49 @@ func (pc *proxyConn) forwardRaw(in []byte) int {
 		pc.heldBytes = append(pc.heldBytes, in...)
 		return len(in)
 	}
-	if len(in) > 0 {
-		pc.bytesIn += int64(len(in))
-		if !pc.link.send(in) {
-			pc.fail("client sends faster than the origin accepts (over the per-connection bound)")
-		}
+	if len(in) == 0 || pc.holdBack(len(in)) {
+		return 0
+	}
+	pc.bytesIn += int64(len(in))
+	if !pc.link.send(in) {
+		pc.fail("the origin's write queue is full")
 	}
 	return len(in)
+}
+
+// holdBack stops taking client input while the origin lags (the input
+// waits in gnet's buffer), and cuts off a client whose waiting input
+// passes the hard bound. waiting is what is left unprocessed.
+func (pc *proxyConn) holdBack(waiting int) bool {
+	if pc.link == nil || (pc.st != stRelay && pc.st != stTunnel) || !pc.link.congested() {
+		return false
+	}
+	if waiting > maxWaitingInput(pc.h.cfg.MaxBuffered) {
+		pc.fail("the client sends far faster than the origin accepts")
+		return true
+	}
+	pc.link.pause()
+	inputPaused.Inc()
+	// The writer may have drained between the check and the pause.
+	if !pc.link.congested() && pc.link.paused.CompareAndSwap(true, false) {
+		return false
+	}
+	return true
+}
+
+// maxWaitingInput is the hard bound on client input waiting in gnet while
+// the origin lags: gnet cannot stop reading a socket, so past this the
+// connection is cut rather than buffered without end.
+func maxWaitingInput(maxBuffered int) int { return 16 * maxBuffered }
+
+// resumeInput runs on the loop when the writer has caught up.
+func (pc *proxyConn) resumeInput() {
+	if pc.closed || pc.st == stDone {
+		return
+	}
+	if pc.gc.InboundBuffered() > 0 {
+		pc.onTraffic()
+	}
 }
 
 // startTunnel dials the destination for a bypassed connection.

@@ -191,13 +191,15 @@ func TestJA4Parts(t *testing.T) {
 	}
 }
 
-// Captured hellos whose JA4 someone else published for the same client.
+// Captured hellos of clients whose JA4 others have published, computed from
+// other captures of the same client family.
 var publishedFileJA4 = map[string]string{
-	// Real Chrome 143 as tls.browserleaks.com reported it: the uTLS
-	// Chrome 133 parrot has the same fingerprint.
+	// Real Chrome 143 as tls.browserleaks.com reported it; the uTLS
+	// Chrome 133 parrot imitates that same hello.
 	"4-utls-chrome133.bin": "t13d1516h2_8daaf6152771_d8a2da3f94cd",
-	// FoxIO's own snapshot for a Chrome hello with GREASE in its signature
-	// algorithms (rust/ja4/src/snapshots/ja4__insta@sigalg-grease.pcapng.snap).
+	// FoxIO's reference implementation on a Chrome hello with GREASE among
+	// its signature algorithms, as Chromium 156 sends them
+	// (rust/ja4/src/snapshots/ja4__insta@sigalg-grease.pcapng.snap).
 	"9-chromium156.bin": "t13d1517h2_8daaf6152771_cb7bf5808d99",
 }
 

@@ -32,9 +32,10 @@ const extEncryptThenMAC uint16 = 22
 
 // UpstreamConfig describes the origin handshake of one inspected connection.
 type UpstreamConfig struct {
-	// ServerName is the SNI to send, normally the client's. Empty, or an IP
-	// literal, sends no SNI and verifies the certificate against the IP
-	// address of the connection's remote end.
+	// ServerName is the SNI to send, normally the client's, and the name
+	// the certificate is verified for. An IP literal is verified but not
+	// sent (RFC 6066 §3); empty sends no SNI and verifies the certificate
+	// for the IP address of conn's remote end.
 	ServerName string
 	// ClientHelloRaw is the client's ClientHello handshake message, 4-byte
 	// header included (ClientHello.Raw). DialUpstream does not keep it.
@@ -117,7 +118,11 @@ func DialUpstream(ctx context.Context, conn net.Conn, cfg UpstreamConfig) (*Upst
 	}
 	if err != nil {
 		conn.Close()
-		return nil, fmt.Errorf("%w with %s at %s: %w", ErrUpstreamHandshake, verifyName, remoteAddr(conn), err)
+		origin := remoteAddr(conn)
+		if cfg.ServerName != "" {
+			origin = cfg.ServerName + " at " + origin
+		}
+		return nil, fmt.Errorf("%w with %s: %w", ErrUpstreamHandshake, origin, err)
 	}
 
 	cs := uconn.ConnectionState()

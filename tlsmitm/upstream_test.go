@@ -133,7 +133,7 @@ type origin struct {
 	seen []seenHello
 }
 
-func newOrigin(t testing.TB, cert tls.Certificate) *origin {
+func newOrigin(t testing.TB, cert tls.Certificate, opts ...func(*tls.Config)) *origin {
 	t.Helper()
 	o := &origin{}
 	var pending sync.Map // remote address → raw hello, until GetConfigForClient runs
@@ -149,7 +149,11 @@ func newOrigin(t testing.TB, cert tls.Certificate) *origin {
 			return nil, nil
 		},
 	}
+	for _, opt := range opts {
+		opt(cfg)
+	}
 	o.addr = serve(t, func(c net.Conn) {
+		c.SetDeadline(time.Now().Add(10 * time.Second))
 		rc := &recordingConn{Conn: c}
 		rc.onHello = func(msg []byte) { pending.Store(c.RemoteAddr().String(), msg) }
 		tc := tls.Server(rc, cfg)
@@ -236,6 +240,7 @@ func (c *recordingConn) Read(b []byte) (int, error) {
 func captureHello(t testing.TB, handshake func(net.Conn) error) []byte {
 	t.Helper()
 	c, s := net.Pipe()
+	s.SetDeadline(time.Now().Add(5 * time.Second))
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -303,6 +308,7 @@ func dialUpstream(t testing.TB, addr string, cfg UpstreamConfig) *UpstreamResult
 // ping checks that application data flows both ways over res.Conn.
 func ping(t testing.TB, res *UpstreamResult) {
 	t.Helper()
+	res.Conn.SetDeadline(time.Now().Add(5 * time.Second))
 	if _, err := io.WriteString(res.Conn, "ping\n"); err != nil {
 		t.Fatalf("write: %v", err)
 	}
@@ -358,34 +364,20 @@ func TestDialUpstreamMirrors(t *testing.T) {
 			if JA4(got) != JA4(sent) {
 				t.Errorf("origin saw JA4 %s, client sent %s", JA4(got), JA4(sent))
 			}
-			fields := []struct {
-				name       string
-				got, sent  any
-				equalSlice func() bool
-			}{
-				{"cipher suites", got.CipherSuites, sent.CipherSuites, func() bool {
-					return slices.Equal(withoutGREASE(got.CipherSuites), withoutGREASE(sent.CipherSuites))
-				}},
-				{"extensions in order", got.Extensions, sent.Extensions, func() bool {
-					return slices.Equal(withoutGREASE(got.Extensions), withoutGREASE(sent.Extensions))
-				}},
-				{"supported groups", got.Groups, sent.Groups, func() bool { return slices.Equal(withoutGREASE(got.Groups), withoutGREASE(sent.Groups)) }},
-				{"key share groups", shareGroups(got), shareGroups(sent), func() bool { return slices.Equal(shareGroups(got), shareGroups(sent)) }},
-				{"signature algorithms", got.SignatureSchemes, sent.SignatureSchemes, func() bool {
-					return slices.Equal(withoutGREASE(got.SignatureSchemes), withoutGREASE(sent.SignatureSchemes))
-				}},
-				{"supported versions", got.SupportedVersions, sent.SupportedVersions, func() bool {
-					return slices.Equal(withoutGREASE(got.SupportedVersions), withoutGREASE(sent.SupportedVersions))
-				}},
-				{"ALPN", got.ALPNProtocols, sent.ALPNProtocols, func() bool { return slices.Equal(got.ALPNProtocols, sent.ALPNProtocols) }},
-				{"PSK modes", got.PSKModes, sent.PSKModes, func() bool { return slices.Equal(got.PSKModes, sent.PSKModes) }},
-				{"hello length", len(got.Raw), len(sent.Raw), func() bool { return len(got.Raw) == len(sent.Raw) }},
-			}
-			for _, f := range fields {
-				if !f.equalSlice() {
-					t.Errorf("%s: origin saw %v, client sent %v", f.name, f.got, f.sent)
+			same := func(what string, equal bool, got, sent any) {
+				if !equal {
+					t.Errorf("%s: origin saw %v, client sent %v", what, got, sent)
 				}
 			}
+			same("cipher suites", slices.Equal(withoutGREASE(got.CipherSuites), withoutGREASE(sent.CipherSuites)), got.CipherSuites, sent.CipherSuites)
+			same("extensions in order", slices.Equal(withoutGREASE(got.Extensions), withoutGREASE(sent.Extensions)), got.Extensions, sent.Extensions)
+			same("supported groups", slices.Equal(withoutGREASE(got.Groups), withoutGREASE(sent.Groups)), got.Groups, sent.Groups)
+			same("key share groups", slices.Equal(shareGroups(got), shareGroups(sent)), shareGroups(got), shareGroups(sent))
+			same("signature algorithms", slices.Equal(withoutGREASE(got.SignatureSchemes), withoutGREASE(sent.SignatureSchemes)), got.SignatureSchemes, sent.SignatureSchemes)
+			same("supported versions", slices.Equal(withoutGREASE(got.SupportedVersions), withoutGREASE(sent.SupportedVersions)), got.SupportedVersions, sent.SupportedVersions)
+			same("ALPN", slices.Equal(got.ALPNProtocols, sent.ALPNProtocols), got.ALPNProtocols, sent.ALPNProtocols)
+			same("PSK modes", slices.Equal(got.PSKModes, sent.PSKModes), got.PSKModes, sent.PSKModes)
+			same("hello length", len(got.Raw) == len(sent.Raw), len(got.Raw), len(sent.Raw))
 			if slices.Equal(got.Random, sent.Random) || slices.EqualFunc(got.KeyShares, sent.KeyShares, func(a, b KeyShare) bool { return string(a.Data) == string(b.Data) }) {
 				t.Error("the origin saw the client's random or key shares")
 			}
@@ -659,37 +651,88 @@ func cmpOr(d, def time.Duration) time.Duration {
 func TestDialUpstreamResumes(t *testing.T) {
 	pki := newTestPKI(t)
 	cert := pki.validLeaf(t)
-	o := newOrigin(t, cert)
-	cache := utls.NewLRUClientSessionCache(8)
-	cfg := func() UpstreamConfig {
-		return UpstreamConfig{ServerName: originName, ClientHelloRaw: chromeHello(t), Roots: pki.roots, SessionCache: cache}
+	tls12 := func(c *tls.Config) { c.MaxVersion = tls.VersionTLS12 }
+	tests := []struct {
+		name string
+		opts []func(*tls.Config)
+		// wantPSK: TLS 1.3 resumes with the pre_shared_key extension
+		// DialUpstream appends; TLS 1.2 with the client's session_ticket.
+		wantPSK bool
+	}{
+		{"TLS 1.3", nil, true},
+		{"TLS 1.2", []func(*tls.Config){tls12}, false},
 	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			o := newOrigin(t, cert, tc.opts...)
+			cache := utls.NewLRUClientSessionCache(8)
+			cfg := func() UpstreamConfig {
+				return UpstreamConfig{ServerName: originName, ClientHelloRaw: chromeHello(t), Roots: pki.roots, SessionCache: cache}
+			}
 
-	first := dialUpstream(t, o.addr, cfg())
-	ping(t, first) // reading processes the origin's NewSessionTicket
-	if first.DidResume || slices.Contains(parseHello(t, o.last(t).raw).Extensions, extPreSharedKey) {
-		t.Fatal("first connection offered a ticket")
-	}
+			first := dialUpstream(t, o.addr, cfg())
+			ping(t, first) // reading processes a TLS 1.3 NewSessionTicket
+			if first.DidResume || offersTicket(t, o.last(t).raw) {
+				t.Fatal("first connection offered a ticket")
+			}
 
-	c := cfg()
-	second := dialUpstream(t, o.addr, c)
-	if !second.DidResume {
-		t.Fatal("second connection did not resume")
+			c := cfg()
+			second := dialUpstream(t, o.addr, c)
+			if !second.DidResume || !offersTicket(t, o.last(t).raw) {
+				t.Fatalf("second connection: resumed %v, offered a ticket %v", second.DidResume, offersTicket(t, o.last(t).raw))
+			}
+			got := parseHello(t, o.last(t).raw)
+			want := withoutGREASE(parseHello(t, c.ClientHelloRaw).Extensions)
+			if tc.wantPSK {
+				want = append(want, extPreSharedKey)
+			}
+			if !slices.Equal(withoutGREASE(got.Extensions), want) {
+				t.Errorf("resuming hello has extensions %v, want %v", got.Extensions, want)
+			}
+			if second.VerifyErr != nil || len(second.PeerCertificates) == 0 {
+				t.Errorf("resumed: VerifyErr %v, %d certificates", second.VerifyErr, len(second.PeerCertificates))
+			}
+			ping(t, second)
+
+			// The same name at another address gets no ticket.
+			other := newOrigin(t, cert, tc.opts...)
+			third := dialUpstream(t, other.addr, cfg())
+			if third.DidResume || offersTicket(t, other.last(t).raw) {
+				t.Error("a ticket went to another address")
+			}
+		})
 	}
+}
+
+// offersTicket reports whether a hello offers a ticket: a TLS 1.3
+// pre_shared_key or a non-empty TLS 1.2 session_ticket.
+func offersTicket(t testing.TB, msg []byte) bool {
+	const extSessionTicket = 35
+	h := splitHello(t, msg)
+	i := h.find(extSessionTicket)
+	return h.find(extPreSharedKey) >= 0 || i >= 0 && len(h.exts[i].data) > 0
+}
+
+// TestDialUpstreamKeepsPadding sends a hello that uTLS makes longer (it
+// always sends a 32-byte session ID): the padding extension must stay, if
+// empty, so the origin still sees every extension the client sent.
+func TestDialUpstreamKeepsPadding(t *testing.T) {
+	const extPadding = 21
+	pki := newTestPKI(t)
+	o := newOrigin(t, pki.validLeaf(t))
+	_, body := readHelloRecord(t, "6-utls-safari.bin")
+	h := splitHello(t, body)
+	h.sessionID = nil
+	h.set(extPadding, nil)
+	sent := parseHello(t, h.bytes())
+
+	res := dialUpstream(t, o.addr, UpstreamConfig{ServerName: sent.ServerName, ClientHelloRaw: sent.Raw, Roots: pki.roots})
 	got := parseHello(t, o.last(t).raw)
-	sent := parseHello(t, c.ClientHelloRaw)
-	if want := append(withoutGREASE(sent.Extensions), extPreSharedKey); !slices.Equal(withoutGREASE(got.Extensions), want) {
-		t.Errorf("resuming hello has extensions %v, want the client's and pre_shared_key: %v", got.Extensions, want)
+	if !slices.Equal(withoutGREASE(got.Extensions), withoutGREASE(sent.Extensions)) {
+		t.Errorf("origin saw extensions %v, client sent %v", got.Extensions, sent.Extensions)
 	}
-	if second.VerifyErr != nil || len(second.PeerCertificates) == 0 {
-		t.Errorf("resumed: VerifyErr %v, %d certificates", second.VerifyErr, len(second.PeerCertificates))
+	if JA4(got) != JA4(sent) {
+		t.Errorf("origin saw JA4 %s, client sent %s", JA4(got), JA4(sent))
 	}
-	ping(t, second)
-
-	// The same name at another address gets no ticket.
-	other := newOrigin(t, cert)
-	third := dialUpstream(t, other.addr, cfg())
-	if third.DidResume || slices.Contains(parseHello(t, other.last(t).raw).Extensions, extPreSharedKey) {
-		t.Error("a ticket went to another address")
-	}
+	ping(t, res)
 }
