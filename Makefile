@@ -4,8 +4,8 @@
 GO       ?= go
 BINDIR   ?= bin
 
-# make run
-LISTEN   ?= 127.0.0.1:8443
+# make run: its data folder (made on the first run, reused after)
+DATA     ?= data
 
 # make test
 TESTFLAGS ?= -count=1 -timeout 20m
@@ -35,11 +35,11 @@ build:
 test:
 	$(GO) test $(TESTFLAGS) ./...
 
-## run: the TLS-terminating edge on $(LISTEN) with a fresh self-signed certificate
+## run: a CA, a demo origin and the inspecting edge on loopback, data in $(DATA); Ctrl-C stops them
 run:
 	@mkdir -p $(BINDIR)
-	$(GO) build -o $(BINDIR)/edge ./cmd/edge
-	./$(BINDIR)/edge terminate -listen $(LISTEN)
+	$(GO) build -o $(BINDIR)/ ./cmd/edge ./cmd/ca
+	@LUCID_BIN=$(BINDIR) LUCID_DATA=$(DATA) ./scripts/run-demo.sh
 
 ## bench: Go benchmarks of the TLS stack, bounded by BENCHTIME per benchmark
 bench:

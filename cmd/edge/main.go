@@ -1,9 +1,12 @@
-// Command edge is Lucid's inspecting edge. Today it has one mode:
+// Command edge is Lucid's inspecting edge. It has two modes:
 //
+//	edge -config FILE                  (also: edge proxy -config FILE)
 //	edge terminate -listen ADDR [-cert PEM -key PEM] [-loops N] [-admin ADDR]
 //
-// which serves `HTTP/1.1 200 OK` over Lucid's own TLS 1.3 stack on gnet, the
-// handshake-throughput target for benchmarks and conformance suites.
+// The first runs the inspecting proxy that the YAML file describes (see
+// package internal/edgeconfig). The second serves `HTTP/1.1 200 OK` over
+// Lucid's own TLS 1.3 stack on gnet, the handshake-throughput target for
+// benchmarks and conformance suites, and the demo origin of `make run`.
 package main
 
 import (
@@ -18,6 +21,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -28,15 +32,28 @@ import (
 )
 
 const usage = `usage:
+  edge -config FILE [-log-level debug|info|warn|error]    the inspecting proxy
+  edge proxy -config FILE [...]                           the same
   edge terminate -listen ADDR [-cert PEM -key PEM] [-loops N] [-admin ADDR]
 `
 
 func main() {
-	if len(os.Args) < 2 || os.Args[1] != "terminate" {
+	var err error
+	switch {
+	case len(os.Args) >= 2 && os.Args[1] == "terminate":
+		err = terminate(os.Args[2:])
+	case len(os.Args) >= 2 && os.Args[1] == "proxy":
+		err = proxy(os.Args[2:])
+	case len(os.Args) >= 2 && strings.HasPrefix(os.Args[1], "-") && os.Args[1] != "-h" && os.Args[1] != "-help" && os.Args[1] != "--help":
+		err = proxy(os.Args[1:])
+	case len(os.Args) >= 2 && os.Args[1] == "demo-certs":
+		// Not in the usage: the certificates of `make run`'s demo origin.
+		err = demoCerts(os.Args[2:])
+	default:
 		fmt.Fprint(os.Stderr, usage)
 		os.Exit(2)
 	}
-	if err := terminate(os.Args[2:]); err != nil {
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "edge:", err)
 		os.Exit(1)
 	}

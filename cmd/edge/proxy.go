@@ -1,0 +1,354 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/VictoriaMetrics/metrics"
+
+	"github.com/lucid-edge/lucid/ca/keyclient"
+	"github.com/lucid-edge/lucid/certcache"
+	"github.com/lucid-edge/lucid/engine"
+	"github.com/lucid-edge/lucid/internal/accesslog"
+	"github.com/lucid-edge/lucid/internal/edgeconfig"
+	"github.com/lucid-edge/lucid/internal/httphead"
+)
+
+// stopGrace bounds the shutdown after SIGINT or SIGTERM.
+const stopGrace = 10 * time.Second
+
+// proxy runs the inspecting proxy: `edge -config FILE`.
+func proxy(args []string) error {
+	fs := flag.NewFlagSet("edge", flag.ContinueOnError)
+	configFile := fs.String("config", "", "the edge's YAML configuration `file`")
+	logLevel := fs.String("log-level", "info", "log `level`: debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q", strings.Join(fs.Args(), " "))
+	}
+	if *configFile == "" {
+		return errors.New("give the configuration file with -config FILE")
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		return fmt.Errorf("-log-level %q: give debug, info, warn or error", *logLevel)
+	}
+	logger := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+
+	cfg, err := edgeconfig.Load(*configFile)
+	if err != nil {
+		return indentLines(err)
+	}
+	for _, w := range cfg.Warnings {
+		fmt.Fprintln(os.Stderr, "edge: warning:", w)
+	}
+	pc, closeAll, err := proxyConfig(cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer closeAll()
+
+	// Ask for the signals before the proxy says it is up, so none is lost.
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sig)
+
+	srv, err := engine.StartProxy(pc)
+	if err != nil {
+		return err
+	}
+	var stopping atomic.Bool
+	var admin *http.Server
+	if cfg.Admin != "" {
+		admin, err = serveAdmin(cfg.Admin, logger, func() error {
+			if stopping.Load() {
+				return errors.New("stopping")
+			}
+			return nil
+		})
+		if err != nil {
+			_ = srv.Stop(context.Background())
+			return err
+		}
+	}
+	fmt.Printf("lucid: inspecting proxy on %s\n", srv.Addr())
+	auth := "none (every client is in organisation " + pc.DefaultOrg + ")"
+	if cfg.AuthRequired() {
+		auth = fmt.Sprintf("Basic, %d users", len(cfg.Users))
+	}
+	ca := cfg.CA.URL
+	if ca == "" {
+		ca = "none: nothing is decrypted"
+	}
+	fmt.Printf("lucid: organisations %s; proxy authentication %s; keys from %s\n", orgIDs(cfg), auth, ca)
+
+	var runErr error
+	select {
+	case s := <-sig:
+		logger.Info("stopping", "signal", s.String(), "open_connections", srv.Open())
+	case runErr = <-waitProxy(srv):
+		logger.Error("the proxy stopped", "err", runErr)
+	}
+	stopping.Store(true)
+	ctx, cancel := context.WithTimeout(context.Background(), stopGrace)
+	defer cancel()
+	// Open connections may finish within the grace period; new ones are
+	// turned away meanwhile, and what is left at its end is closed.
+	stopErr := srv.Drain(ctx)
+	if admin != nil {
+		_ = admin.Shutdown(ctx)
+	}
+	return errors.Join(runErr, stopErr)
+}
+
+// indentLines puts each line after the first of a multi-line error (one
+// field error per line) under the first.
+func indentLines(err error) error {
+	lines := strings.Split(strings.TrimRight(err.Error(), "\n"), "\n")
+	if len(lines) == 1 {
+		return err
+	}
+	return errors.New(lines[0] + "\n  " + strings.Join(lines[1:], "\n  "))
+}
+
+func orgIDs(cfg *edgeconfig.Config) string {
+	ids := make([]string, len(cfg.Orgs))
+	for i, o := range cfg.Orgs {
+		ids[i] = o.ID
+	}
+	return strings.Join(ids, ", ")
+}
+
+func waitProxy(srv *engine.ProxyServer) <-chan error {
+	ch := make(chan error, 1)
+	go func() { ch <- srv.Wait() }()
+	return ch
+}
+
+// proxyConfig turns a validated configuration into the engine's, opening
+// what it needs (the key client, the access log); closeAll closes them.
+func proxyConfig(cfg *edgeconfig.Config, logger *slog.Logger) (pc engine.ProxyConfig, closeAll func(), err error) {
+	var closers []func()
+	closeAll = func() {
+		for i := len(closers) - 1; i >= 0; i-- {
+			closers[i]()
+		}
+	}
+	defer func() {
+		if err != nil {
+			closeAll()
+		}
+	}()
+
+	pol, err := cfg.Policy()
+	if err != nil {
+		return pc, closeAll, err
+	}
+	pc = engine.ProxyConfig{
+		Addr:   cfg.Listen,
+		Loops:  cfg.Loops,
+		Logger: logger,
+		Decide: func(org, host string, port int) engine.Decision {
+			d := pol.Decide(org, host, port)
+			return engine.Decision{Action: d.Action.String(), Rule: d.Rule}
+		},
+		NoKey: noKey,
+		Resolve: func(host string, port int) string {
+			if ap, ok := cfg.HostOverride(host); ok {
+				return ap.String()
+			}
+			return net.JoinHostPort(host, strconv.Itoa(port))
+		},
+		AllowInvalidUpstream: func(org string) bool {
+			o := cfg.Org(org)
+			return o != nil && o.AllowInvalidUpstream
+		},
+		RequestTimeout:   cfg.Timeouts.ConnectLine,
+		HandshakeTimeout: cfg.Timeouts.Handshake,
+		IdleTimeout:      cfg.Timeouts.Idle,
+		MaxBuffered:      int(cfg.Buffers.MaxPerConnection),
+		MaxConnections:   cfg.MaxConnections,
+		Cache: certcache.Config{
+			MaxEntries:  cfg.Cache.MaxEntries,
+			MaxBytes:    int(cfg.Cache.MaxBytes),
+			KeyRotation: cfg.Leaf.KeyRotation,
+		},
+		SessionCacheSize: cfg.Upstream.SessionCacheSize,
+	}
+	if cfg.AuthRequired() {
+		pc.Authenticate = func(v []byte) (user, org string, ok bool) {
+			user, pass, ok := httphead.ParseBasicAuth(v)
+			if !ok {
+				return "", "", false
+			}
+			org, ok = cfg.Authenticate(user, pass)
+			return user, org, ok
+		}
+	} else {
+		pc.DefaultOrg = cfg.Orgs[0].ID // Validate allows one org only
+	}
+
+	if pc.UpstreamRoots, err = upstreamRoots(cfg.Upstream.RootsFile, logger); err != nil {
+		return pc, closeAll, err
+	}
+
+	failModes := make(map[string]string, len(cfg.Orgs))
+	for _, o := range cfg.Orgs {
+		if o.FailMode != "" {
+			failModes[o.ID] = o.FailMode
+		}
+	}
+	var keys engine.KeySource = noCA{failModes}
+	if cfg.CA.URL != "" {
+		kc, err := newKeyClient(cfg.CA, failModes)
+		if err != nil {
+			return pc, closeAll, err
+		}
+		closers = append(closers, kc.Close)
+		keys = kc
+	}
+	pc.Keys = leafValidity{keys, cfg.Leaf.MaxValidity}
+
+	al, err := accesslog.Open(cfg.AccessLog)
+	if err != nil {
+		return pc, closeAll, fmt.Errorf("access_log: %w", err)
+	}
+	if al != nil {
+		closers = append(closers, func() { _ = al.Close() })
+		pc.AccessLog = al
+	}
+	return pc, closeAll, nil
+}
+
+// noKey recognises the key client's "no key" errors.
+func noKey(err error) (string, bool) {
+	var nk *keyclient.NoKeyError
+	if errors.As(err, &nk) {
+		return nk.FailMode, true
+	}
+	return "", false
+}
+
+// upstreamRoots is the system's roots plus those in file.
+func upstreamRoots(file string, logger *slog.Logger) (*x509.CertPool, error) {
+	pool, err := x509.SystemCertPool()
+	if err != nil {
+		logger.Warn("no system roots; origins verify only against upstream.roots_file", "err", err)
+		pool = x509.NewCertPool()
+	}
+	if file == "" {
+		return pool, nil
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("upstream.roots_file: %w", err)
+	}
+	if !pool.AppendCertsFromPEM(b) {
+		return nil, fmt.Errorf("upstream.roots_file: no PEM certificate in %s", file)
+	}
+	return pool, nil
+}
+
+func newKeyClient(ca edgeconfig.CA, failModes map[string]string) (*keyclient.Client, error) {
+	cert, err := tls.LoadX509KeyPair(ca.CertFile, ca.KeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("ca.cert_file, ca.key_file: %w", err)
+	}
+	var roots *x509.CertPool
+	if ca.RootFile != "" {
+		b, err := os.ReadFile(ca.RootFile)
+		if err != nil {
+			return nil, fmt.Errorf("ca.root_file: %w", err)
+		}
+		roots = x509.NewCertPool()
+		if !roots.AppendCertsFromPEM(b) {
+			return nil, fmt.Errorf("ca.root_file: no PEM certificate in %s", ca.RootFile)
+		}
+	} else if roots, err = x509.SystemCertPool(); err != nil {
+		return nil, fmt.Errorf("ca.root_file is not set and the system roots are unavailable: %w", err)
+	}
+	return keyclient.New(keyclient.Config{
+		URL:         ca.URL,
+		Certificate: cert,
+		Roots:       roots,
+		IdleTimeout: ca.IdleTimeout,
+		FailModes:   failModes,
+	})
+}
+
+// noCA is the key source of an edge configured without a CA: it holds no
+// key, so it decrypts nothing, and each organisation's traffic is tunnelled
+// or blocked as its fail mode says (block unless set).
+type noCA struct{ failModes map[string]string }
+
+var errNoCA = errors.New("no CA configured (ca.url)")
+
+func (n noCA) Issuer(_ context.Context, org string) (*certcache.Issuer, error) {
+	mode := n.failModes[org]
+	if mode == "" {
+		mode = edgeconfig.FailBlock
+	}
+	return nil, &keyclient.NoKeyError{Org: org, FailMode: mode, Err: errNoCA}
+}
+
+// leafValidity caps the validity of the leaves minted under a key
+// source's issuers (leaf.max_validity).
+type leafValidity struct {
+	src engine.KeySource
+	max time.Duration
+}
+
+func (l leafValidity) Issuer(ctx context.Context, org string) (*certcache.Issuer, error) {
+	iss, err := l.src.Issuer(ctx, org)
+	if err != nil || iss == nil || l.max <= 0 {
+		return iss, err
+	}
+	capped := *iss
+	capped.MaxValidity = l.max
+	return &capped, nil
+}
+
+// serveAdmin serves /metrics and /healthz on addr until Shutdown.
+func serveAdmin(addr string, logger *slog.Logger, healthy func() error) (*http.Server, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("admin listener: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/metrics", func(w http.ResponseWriter, _ *http.Request) {
+		metrics.WritePrometheus(w, true)
+	})
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		if err := healthy(); err != nil {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprintln(w, err)
+			return
+		}
+		fmt.Fprintln(w, "ok")
+	})
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			logger.Error("admin server stopped", "err", err)
+		}
+	}()
+	fmt.Printf("lucid: metrics at http://%s/metrics, health at http://%s/healthz\n", ln.Addr(), ln.Addr())
+	return srv, nil
+}
