@@ -160,6 +160,10 @@ func proxyConfig(cfg *edgeconfig.Config, logger *slog.Logger) (pc engine.ProxyCo
 	if err != nil {
 		return pc, closeAll, err
 	}
+	blockPath, err := cfg.PathBlocker()
+	if err != nil {
+		return pc, closeAll, err
+	}
 	pc = engine.ProxyConfig{
 		Addr:   cfg.Listen,
 		Loops:  cfg.Loops,
@@ -190,6 +194,7 @@ func proxyConfig(cfg *edgeconfig.Config, logger *slog.Logger) (pc engine.ProxyCo
 			KeyRotation: cfg.Leaf.KeyRotation,
 		},
 		SessionCacheSize: cfg.Upstream.SessionCacheSize,
+		BlockPath:        blockPath,
 	}
 	if cfg.AuthRequired() {
 		pc.Authenticate = func(v []byte) (user, org string, ok bool) {

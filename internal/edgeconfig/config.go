@@ -137,6 +137,11 @@ type Rule struct {
 	Action string   `yaml:"action"`
 	Hosts  []string `yaml:"hosts"`
 	Ports  []int    `yaml:"ports"`
+	// Paths turns a block rule into a URL rule: it is not applied to the
+	// connection but to each inspected request whose path starts with one
+	// of these prefixes (on its Hosts; all hosts when empty), which gets a
+	// 403 page.
+	Paths []string `yaml:"paths"`
 }
 
 // Upstream configures connections to origins.

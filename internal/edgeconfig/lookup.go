@@ -66,13 +66,16 @@ func (c *Config) Policy() (*policy.Policy, error) {
 		if !ok {
 			return nil, fmt.Errorf("orgs[%d].default: %q is not one of inspect, bypass, block", i, o.Default)
 		}
-		po := policy.Org{ID: o.ID, Default: def, BypassPinned: o.BypassPinned, Rules: make([]policy.Rule, len(o.Rules))}
+		po := policy.Org{ID: o.ID, Default: def, BypassPinned: o.BypassPinned}
 		for j, r := range o.Rules {
 			a, ok := policy.ParseAction(r.Action)
 			if !ok {
 				return nil, fmt.Errorf("orgs[%d].rules[%d].action: %q is not one of inspect, bypass, block", i, j, r.Action)
 			}
-			po.Rules[j] = policy.Rule{Action: a, Hosts: r.Hosts, Ports: r.Ports}
+			if len(r.Paths) > 0 {
+				continue // a URL rule: see PathBlocker
+			}
+			po.Rules = append(po.Rules, policy.Rule{Action: a, Hosts: r.Hosts, Ports: r.Ports, Name: fmt.Sprintf("rules[%d]", j)})
 		}
 		orgs[i] = po
 	}

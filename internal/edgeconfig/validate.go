@@ -154,6 +154,14 @@ func (c *Config) validateOrgs(p *problems) map[string]bool {
 					p.add(rf+".ports["+strconv.Itoa(k)+"]", "%v", err)
 				}
 			}
+			if len(r.Paths) > 0 && r.Action != "block" {
+				p.add(rf+".paths", "only a block rule can list paths (it blocks those requests)")
+			}
+			for k, path := range r.Paths {
+				if !strings.HasPrefix(path, "/") {
+					p.add(rf+".paths["+strconv.Itoa(k)+"]", "%q must start with /", path)
+				}
+			}
 		}
 	}
 	return ids
