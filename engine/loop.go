@@ -152,3 +152,12 @@ func (l *connList) remove(c *connState) {
 	c.prev, c.next = nil, nil
 	l.n--
 }
+
+// discard drops n bytes of a connection's input. gnet's Discard treats
+// n <= 0 as "everything", which would throw away a partial record still
+// waiting for its end; this never passes it zero.
+func discard(c gnet.Conn, n int) {
+	if n > 0 {
+		_, _ = c.Discard(n)
+	}
+}

@@ -98,7 +98,7 @@ func (pc *proxyConn) onTraffic() {
 	}
 	if consumed > 0 {
 		clear(in[:consumed]) // decrypted bytes never go back to gnet
-		_, _ = pc.gc.Discard(consumed)
+		discard(pc.gc, consumed)
 	}
 }
 

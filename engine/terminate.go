@@ -254,7 +254,7 @@ func (h *terminateHandler) OnTraffic(c gnet.Conn) gnet.Action {
 	cs := c.Context().(*connState)
 	in, _ := c.Peek(-1)
 	if cs.draining {
-		_, _ = c.Discard(len(in))
+		discard(c, len(in))
 		h.shutdownWrite(c, cs)
 		return gnet.None
 	}
@@ -284,7 +284,7 @@ func (h *terminateHandler) OnTraffic(c gnet.Conn) gnet.Action {
 			// Records were decrypted in place: wipe the plaintext before
 			// the bytes go back to gnet.
 			clear(in[:consumed])
-			_, _ = c.Discard(consumed)
+			discard(c, consumed)
 			h.flush(c, out)
 			return gnet.None
 		case tlsmitm.EventHandshakeDone:
@@ -305,7 +305,7 @@ func (h *terminateHandler) OnTraffic(c gnet.Conn) gnet.Action {
 	// last records go out, and the write side is shut so the client reads
 	// them followed by a clean end of stream.
 	clear(in[:consumed])
-	_, _ = c.Discard(len(in))
+	discard(c, len(in))
 	h.flush(c, out)
 	cs.draining = true
 	cs.deadline = time.Now().Add(drainTimeout)
