@@ -128,7 +128,7 @@ func (pc *proxyConn) logClose() {
 		pc.logEntry(r.method, r.url, 0, r.in, 0, r.start, pc.decision.Action, pc.decision.Rule)
 	}
 	pc.reqs = nil
-	if pc.host != "" && (pc.st == stTunnel || pc.opaque || pc.decision.Action == ActionBypass) && !pc.loggedConn {
+	if pc.host != "" && !pc.plain && (pc.st == stTunnel || pc.opaque || pc.decision.Action == ActionBypass) && !pc.loggedConn {
 		pc.loggedConn = true
 		pc.logEntry("CONNECT", pc.host+":"+strconv.Itoa(pc.port), 0, pc.bytesIn, pc.bytesOut, pc.started, pc.decision.Action, pc.decision.Rule)
 	}

@@ -24,10 +24,14 @@ var (
 	bytesRelayed     = metrics.NewCounter("lucid_bytes_relayed_to_clients_total")
 	pathsBlocked     = metrics.NewCounter("lucid_proxy_paths_blocked_total")
 	inputPaused      = metrics.NewCounter("lucid_proxy_client_input_paused_total")
-	upstreamLatency  = metrics.NewHistogram("lucid_upstream_prepare_seconds")
-	handshakesDone   = metrics.NewCounter("lucid_tls_handshakes_total")
-	httpRequests     = metrics.NewCounter("lucid_http_requests_total")
-	_                = metrics.NewGauge("lucid_connections_open", func() float64 {
+	// Handshake latency by side: upstream is the origin's dial, its TLS
+	// handshake and the org's key; client is from the client's hello to its
+	// Finished, which includes the upstream side and the leaf.
+	upstreamLatency = metrics.NewHistogram(`lucid_handshake_duration_seconds{side="upstream"}`)
+	clientLatency   = metrics.NewHistogram(`lucid_handshake_duration_seconds{side="client"}`)
+	handshakesDone  = metrics.NewCounter("lucid_tls_handshakes_total")
+	httpRequests    = metrics.NewCounter("lucid_http_requests_total")
+	_               = metrics.NewGauge("lucid_connections_open", func() float64 {
 		return float64(connsAccepted.Get()) - float64(connsClosed.Get())
 	})
 )

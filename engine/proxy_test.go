@@ -38,18 +38,19 @@ import (
 // edge's key client, origins with certificates from a public-like root,
 // and the proxy.
 type world struct {
-	ca        *authority.Authority
-	caStop    func()
-	keys      *keyclient.Client
-	originCA  *x509.Certificate
-	originKey *ecdsa.PrivateKey
-	origins   map[string]string // name -> address
-	hellos    sync.Map          // origin name -> raw ClientHello message it received
-	proxy     *engine.ProxyServer
-	blockPath func(org, host, path string) (string, bool)
-	requests  sync.Map // origin name + path -> true, for every request an origin served
-	log       bytes.Buffer
-	logMu     sync.Mutex
+	ca           *authority.Authority
+	caStop       func()
+	keys         *keyclient.Client
+	originCA     *x509.Certificate
+	originKey    *ecdsa.PrivateKey
+	origins      map[string]string // name -> address
+	hellos       sync.Map          // origin name -> raw ClientHello message it received
+	proxy        *engine.ProxyServer
+	blockPath    func(org, host, path string) (string, bool)
+	allowInvalid bool
+	requests     sync.Map // origin name + path -> true, for every request an origin served
+	log          bytes.Buffer
+	logMu        sync.Mutex
 }
 
 func (w *world) Write(p []byte) (int, error) {
@@ -209,9 +210,10 @@ func (w *world) startProxy(t *testing.T, org string, decide func(host string) st
 			}
 			return net.JoinHostPort(host, strconv.Itoa(port))
 		},
-		UpstreamRoots: upRoots,
-		BlockPath:     w.blockPath,
-		AccessLog:     accesslog.New(w),
+		UpstreamRoots:        upRoots,
+		BlockPath:            w.blockPath,
+		AllowInvalidUpstream: func(string) bool { return w.allowInvalid },
+		AccessLog:            accesslog.New(w),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -435,3 +437,55 @@ type bufConn struct {
 }
 
 func (c *bufConn) Read(p []byte) (int, error) { return c.r.Read(p) }
+
+func TestProxyRelaysPlainHTTP(t *testing.T) {
+	w := newWorld(t)
+	seen := make(chan *http.Request, 1)
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	srv := &http.Server{Handler: http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		seen <- r
+		io.WriteString(rw, "plain origin")
+	})}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	w.origins["plain.test"] = ln.Addr().String()
+	w.startProxy(t, "acme", func(string) string { return engine.ActionInspect })
+
+	proxyURL, _ := url.Parse("http://alice:secret@" + w.proxy.Addr())
+	c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{Proxy: http.ProxyURL(proxyURL)}}
+	resp, body := get(t, c, "http://plain.test/some/path?q=1")
+	if resp.StatusCode != 200 || body != "plain origin" {
+		t.Fatalf("plain HTTP through the proxy: %d %q", resp.StatusCode, body)
+	}
+	r := <-seen
+	if r.RequestURI != "/some/path?q=1" || r.Host != "plain.test" || r.Header.Get("Proxy-Authorization") != "" {
+		t.Fatalf("the origin got %q for host %q with proxy credentials %q", r.RequestURI, r.Host, r.Header.Get("Proxy-Authorization"))
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(w.accessLog(), `"url":"http://plain.test/some/path?q=1"`) && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if log := w.accessLog(); !strings.Contains(log, `"url":"http://plain.test/some/path?q=1"`) || !strings.Contains(log, `"status":200`) {
+		t.Fatalf("access log lacks the plain request:\n%s", log)
+	}
+}
+
+func TestProxyPassesInvalidOriginOnUntrusted(t *testing.T) {
+	w := newWorld(t)
+	w.origin(t, "expired.test", time.Now().Add(-48*time.Hour), time.Now().Add(-24*time.Hour))
+	w.allowInvalid = true
+	w.startProxy(t, "acme", func(string) string { return engine.ActionInspect })
+	// A client trusting the org's root must refuse: the failure is never
+	// hidden behind a trusted leaf.
+	if _, err := w.client().Get("https://expired.test/"); err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Fatalf("a client trusting the org's root accepted a leaf for an invalid origin: %v", err)
+	}
+	// The user who clicks through reaches the origin, and sees who signed.
+	proxyURL, _ := url.Parse("http://" + w.proxy.Addr())
+	c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{Proxy: http.ProxyURL(proxyURL),
+		TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	resp, body := get(t, c, "https://expired.test/")
+	if resp.StatusCode != 200 || body != "origin expired.test" || !strings.Contains(resp.TLS.PeerCertificates[0].Issuer.CommonName, "NOT valid") {
+		t.Fatalf("clicked through: %d %q issuer %q", resp.StatusCode, body, resp.TLS.PeerCertificates[0].Issuer.CommonName)
+	}
+}

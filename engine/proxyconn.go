@@ -56,6 +56,7 @@ type proxyConn struct {
 	helloMsg  []byte // the client's ClientHello, for the mirrored upstream hello
 	wantRSA   bool   // the client offers no ECDSA signature scheme
 	ja4       string
+	helloAt   time.Time
 	heldBytes []byte // client bytes not yet forwarded: the ClientHello (for a tunnel fallback) or early tunnel data
 
 	link        *link
@@ -67,6 +68,7 @@ type proxyConn struct {
 	reqs       []pendingRequest
 	resp       *httphead.ResponseReader
 	loggedConn bool
+	plain      bool // a plain http:// request relayed without TLS
 	bodyLeft   int64
 	opaque     bool // HTTP/2 or a protocol switch: relay without parsing
 	bytesIn    int64
@@ -141,10 +143,6 @@ func (pc *proxyConn) readRequest(in []byte) int {
 		pc.respond(status, reason, "")
 		return len(in)
 	}
-	if !r.Connect {
-		pc.respond(501, "plain http:// proxying is not enabled on this edge; use CONNECT", "")
-		return len(in)
-	}
 	pc.org, pc.user = pc.h.cfg.DefaultOrg, ""
 	if pc.h.cfg.Authenticate != nil {
 		user, org, ok := pc.h.cfg.Authenticate(r.ProxyAuthorization)
@@ -157,11 +155,18 @@ func (pc *proxyConn) readRequest(in []byte) int {
 	pc.host, pc.port = string(r.Host), r.Port
 	pc.decision = pc.h.cfg.Decide(pc.org, pc.host, pc.port)
 	decisions(pc.decision.Action).Inc()
-	switch pc.decision.Action {
-	case ActionBlock:
-		pc.logRequest("CONNECT", pc.host+":"+strconv.Itoa(pc.port), 403)
+	switch {
+	case pc.decision.Action == ActionBlock:
+		pc.logRequest(string(r.Method), pc.host+":"+strconv.Itoa(pc.port), 403)
 		pc.respond(403, "blocked by policy ("+pc.decision.Rule+")", "")
 		return len(in)
+	case !r.Connect:
+		// Plain HTTP: nothing to decrypt, so inspect and bypass both relay
+		// it; the access log sees it either way.
+		pc.startPlain(src[:n], &r)
+		return consumed
+	}
+	switch pc.decision.Action {
 	case ActionBypass:
 		pc.st = stTunnel
 		pc.startTunnel()
@@ -215,6 +220,7 @@ func (pc *proxyConn) readTLS(in []byte) int {
 			return consumed
 		case tlsmitm.EventHandshakeDone:
 			handshakesDone.Inc()
+			clientLatency.UpdateDuration(pc.helloAt)
 			pc.st = stRelay
 			pc.cs.deadline = time.Now().Add(pc.h.cfg.IdleTimeout)
 			if pc.link != nil {
@@ -250,6 +256,7 @@ func (pc *proxyConn) helloArrived() {
 	pc.helloMsg = bytes.Clone(ch.Raw)
 	pc.wantRSA = !offersECDSA(ch.SignatureSchemes)
 	pc.ja4 = tlsmitm.JA4(ch)
+	pc.helloAt = time.Now()
 	pc.st = stWaitUpstream
 	go pc.prepare(pc.sni, pc.host, pc.port, pc.org, pc.helloMsg, pc.alpn)
 }
@@ -365,8 +372,11 @@ func (pc *proxyConn) upstreamArrived(r upstreamReady) {
 	if pc.upVerifyErr != "" {
 		if pc.h.cfg.AllowInvalidUpstream != nil && pc.h.cfg.AllowInvalidUpstream(pc.org) {
 			// Pass the failure on: a leaf no client trusts, so the
-			// browser shows its own warning. Never a trusted leaf.
+			// browser shows its own warning. Never a trusted leaf. Its
+			// names are the origin's; its validity is now's (an expired
+			// origin's window could not be copied under a new signer).
 			issuer = pc.h.untrusted
+			origin = validNow(origin)
 		} else {
 			pc.failPage = "the origin's certificate is not valid: " + pc.upVerifyErr
 		}
@@ -483,6 +493,9 @@ func (pc *proxyConn) fromUpstream(b []byte, err error) {
 		pc.bytesOut += int64(len(b))
 		bytesRelayed.Add(len(b))
 		if pc.st == stTunnel {
+			if pc.plain && !pc.opaque {
+				pc.inspectResponses(b)
+			}
 			_, _ = pc.gc.Write(b)
 		} else {
 			if !pc.opaque {
@@ -674,6 +687,16 @@ func (pc *proxyConn) logTLSFailure(err error) {
 		alertReceived(got.Alert)
 	}
 	pc.h.cfg.Logger.Info("client TLS refused", "client", pc.gc.RemoteAddr().String(), "host", pc.host, "err", err.Error())
+}
+
+// validNow is the origin's certificate with its names and a validity that
+// covers now.
+func validNow(o *x509.Certificate) *x509.Certificate {
+	now := time.Now()
+	c := &x509.Certificate{Subject: o.Subject, RawSubject: o.RawSubject, DNSNames: o.DNSNames, IPAddresses: o.IPAddresses,
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour)}
+	c.Raw = append([]byte("valid-now:"), o.Raw...)
+	return c
 }
 
 // syntheticOrigin stands in for an origin that could not be reached, so
