@@ -136,9 +136,10 @@ func New(cfg Config) (*Client, error) {
 		return nil, fmt.Errorf("keyclient: key memory: %w", err)
 	}
 	tlsCfg := &tls.Config{
-		MinVersion:   tls.VersionTLS13,
-		RootCAs:      cfg.Roots,
-		Certificates: []tls.Certificate{cfg.Certificate},
+		MinVersion:       tls.VersionTLS13,
+		RootCAs:          cfg.Roots,
+		Certificates:     []tls.Certificate{cfg.Certificate},
+		VerifyConnection: caIssuedDirectly,
 	}
 	c := &Client{
 		cfg:  cfg,
@@ -165,6 +166,19 @@ func (c *Client) Close() {
 		c.wipe(o)
 	}
 	c.mem.Close()
+}
+
+// caIssuedDirectly accepts only a CA certificate that the service root
+// signed itself. Organisation intermediates also chain to that root, and
+// edges hold their keys: a certificate minted under one could otherwise
+// pass for the CA and feed this edge a key of its choosing.
+func caIssuedDirectly(cs tls.ConnectionState) error {
+	for _, chain := range cs.VerifiedChains {
+		if len(chain) == 2 {
+			return nil
+		}
+	}
+	return errors.New("keyclient: the CA's certificate was not issued by the service root directly")
 }
 
 // NoKeyError says the edge holds no key for an organisation, so its

@@ -15,6 +15,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -267,5 +268,44 @@ func TestUnenrolledEdgeIsRefusedAtTLS(t *testing.T) {
 	var he *httpError
 	if err == nil || errors.As(err, &he) {
 		t.Fatalf("an unenrolled client must fail in the TLS handshake, not get an HTTP answer: %v", err)
+	}
+}
+
+// TestImpostorCAIsRefused: a server whose certificate chains to the
+// service root through an organisation's intermediate (whose key edges
+// hold) is not the CA.
+func TestImpostorCAIsRefused(t *testing.T) {
+	ca := startCA(t)
+	ca.org(t, "acme", false, "tunnel")
+	edgeCert := ca.enrol(t, "")
+	// Mint a server certificate for 127.0.0.1 under acme's intermediate,
+	// as an edge holding that key could.
+	good := newClient(t, ca, edgeCert, time.Hour)
+	iss, err := good.Issuer(context.Background(), "acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(7), Subject: pkix.Name{CommonName: "fake CA"},
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, iss.Cert, key.Public(), iss.Signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	fake := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(200) }),
+		TLSConfig: &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der, iss.Cert.Raw}, PrivateKey: key}}},
+		ErrorLog:  slog.NewLogLogger(slog.NewTextHandler(io.Discard, nil), slog.LevelError)}
+	go fake.ServeTLS(ln, "", "")
+	defer fake.Close()
+	c, err := New(Config{URL: "https://" + ln.Addr().String(), Certificate: edgeCert, Roots: ca.roots})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_, err = c.Issuer(context.Background(), "acme")
+	if err == nil || !strings.Contains(err.Error(), "not issued by the service root directly") {
+		t.Fatalf("an impostor CA chained through an org intermediate was accepted: %v", err)
 	}
 }
