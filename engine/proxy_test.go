@@ -489,3 +489,35 @@ func TestProxyPassesInvalidOriginOnUntrusted(t *testing.T) {
 		t.Fatalf("clicked through: %d %q issuer %q", resp.StatusCode, body, resp.TLS.PeerCertificates[0].Issuer.CommonName)
 	}
 }
+
+func TestProxyAppliesPolicyToTheSNI(t *testing.T) {
+	w := newWorld(t)
+	w.origin(t, "allowed.test", time.Now().Add(-time.Hour), time.Now().Add(24*time.Hour))
+	w.startProxy(t, "acme", func(host string) string {
+		if host == "blocked.test" {
+			return engine.ActionBlock
+		}
+		return engine.ActionInspect
+	})
+	// CONNECT names an allowed host while the hello asks for a blocked one.
+	conn, err := net.Dial("tcp", w.proxy.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	io.WriteString(conn, "CONNECT allowed.test:443 HTTP/1.1\r\nHost: allowed.test:443\r\n\r\n")
+	br := bufio.NewReader(conn)
+	if resp, err := http.ReadResponse(br, nil); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("CONNECT: %v %v", resp, err)
+	}
+	roots := x509.NewCertPool()
+	roots.AddCert(w.ca.Root())
+	tc := tls.Client(&bufConn{Conn: conn, r: br}, &tls.Config{ServerName: "blocked.test", RootCAs: roots})
+	tc.SetDeadline(time.Now().Add(10 * time.Second))
+	if err := tc.Handshake(); err == nil || !strings.Contains(err.Error(), "handshake failure") {
+		t.Fatalf("a blocked SNI behind an allowed CONNECT was served: %v", err)
+	}
+	if log := w.accessLog(); !strings.Contains(log, "sni=blocked.test") || !strings.Contains(log, `"status":403`) {
+		t.Fatalf("the refusal is not in the access log:\n%s", log)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/lucid-edge/lucid/certcache"
@@ -257,6 +258,28 @@ func (pc *proxyConn) helloArrived() {
 	pc.wantRSA = !offersECDSA(ch.SignatureSchemes)
 	pc.ja4 = tlsmitm.JA4(ch)
 	pc.helloAt = time.Now()
+	if pc.sni != "" && !strings.EqualFold(strings.TrimSuffix(pc.sni, "."), pc.host) {
+		// The name the client asks the origin for is policy's business
+		// too: CONNECT to an allowed name with a blocked SNI is fronting.
+		d := pc.h.cfg.Decide(pc.org, pc.sni, pc.port)
+		switch d.Action {
+		case ActionBlock:
+			pc.decision = d
+			decisions(d.Action).Inc()
+			pc.logRequest("CONNECT", pc.host+":"+strconv.Itoa(pc.port)+" sni="+pc.sni, 403)
+			pc.abortTLS(tlsmitm.AlertHandshakeFailure, "the SNI "+pc.sni+" is blocked by policy ("+d.Rule+")")
+			return
+		case ActionBypass:
+			// Pass the untouched hello on, as for a bypassed CONNECT.
+			pc.decision = d
+			decisions(d.Action).Inc()
+			pc.tls.Release()
+			pc.tls = nil
+			pc.st = stTunnel
+			pc.startTunnel()
+			return
+		}
+	}
 	pc.st = stWaitUpstream
 	go pc.prepare(pc.sni, pc.host, pc.port, pc.org, pc.helloMsg, pc.alpn)
 }
