@@ -11,7 +11,7 @@ DATA     ?= data
 TESTFLAGS ?= -count=1 -timeout 20m
 
 # make bench
-BENCHPKGS ?= ./tlsmitm/...
+BENCHPKGS ?= ./tlsmitm/... ./certcache/... ./internal/secmem/... ./internal/policy/... ./internal/accesslog/...
 BENCHTIME ?= 1s
 
 # make fuzz: every Fuzz* target found in FUZZPKGS runs for FUZZTIME.

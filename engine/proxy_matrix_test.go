@@ -782,7 +782,7 @@ func TestProxyMatrixUpgrade(t *testing.T) {
 	w := newWorld(t)
 	w.pmStartOrigin(t, "ws.test", pmOrigin{handler: http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		if !strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
-			http.Error(rw, "upgrade required", 426)
+			http.Error(rw, "upgrade required", http.StatusUpgradeRequired)
 			return
 		}
 		conn, brw, err := http.NewResponseController(rw).Hijack()

@@ -72,7 +72,7 @@ func ParseParams(s string) (Params, error) {
 	}
 	costs := strings.Split(fields[2], ",")
 	if len(costs) != 3 {
-		return Params{}, fmt.Errorf("keyseal: KDF %q: want m=..,t=..,p=..", s)
+		return Params{}, fmt.Errorf("keyseal: KDF %q: want costs m=N,t=N,p=N", s)
 	}
 	m, err := parseCost(costs[0], "m")
 	if err != nil {
