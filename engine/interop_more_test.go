@@ -1,0 +1,83 @@
+package engine_test
+
+import (
+	"context"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+)
+
+// needTool finds a command-line client or skips, except in CI, which must
+// have installed it.
+func needTool(t *testing.T, name string) string {
+	t.Helper()
+	bin, err := exec.LookPath(name)
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s is missing: .ci/run must install it", name)
+		}
+		t.Skipf("%s is not installed", name)
+	}
+	return bin
+}
+
+// TestInteropGnuTLS: gnutls-cli negotiates TLS 1.3 with the server and gets
+// the answer to a request.
+func TestInteropGnuTLS(t *testing.T) {
+	bin := needTool(t, "gnutls-cli")
+	s := iopStartDefault(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "--x509cafile", s.pemFile(t), "--port", s.port, "localhost")
+	cmd.Stdin = strings.NewReader("GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+	out, err := cmd.CombinedOutput()
+	if err != nil && !strings.Contains(string(out), iopBody) {
+		t.Fatalf("gnutls-cli: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "TLS1.3") || !strings.Contains(string(out), iopBody) {
+		t.Fatalf("gnutls-cli did not get a TLS 1.3 answer:\n%s", out)
+	}
+}
+
+// TestInteropOpenSSLKeyUpdate: openssl s_client's interactive "K" command
+// sends a KeyUpdate that asks the server to update its keys too; requests
+// before and after it are answered. Each step waits for the answer to the
+// one before, as a person typing would.
+func TestInteropOpenSSLKeyUpdate(t *testing.T) {
+	bin := needTool(t, "openssl")
+	s := iopStartDefault(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "s_client", "-connect", s.addr, "-servername", "localhost",
+		"-tls1_3", "-CAfile", s.pemFile(t), "-verify_return_error", "-crlf")
+	stdin, _ := cmd.StdinPipe()
+	stdout, _ := cmd.StdoutPipe()
+	cmd.Stderr = cmd.Stdout
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Wait()
+	defer stdin.Close()
+	var seen strings.Builder
+	buf := make([]byte, 4096)
+	waitFor := func(want string, count int) {
+		t.Helper()
+		for strings.Count(seen.String(), want) < count {
+			n, err := stdout.Read(buf)
+			seen.Write(buf[:n])
+			if err != nil {
+				t.Fatalf("s_client ended before %q appeared %d times: %v\n%s", want, count, err, seen.String())
+			}
+		}
+	}
+	// -crlf turns each line's \n into \r\n; the blank line ends a request.
+	io.WriteString(stdin, "GET /before HTTP/1.1\nHost: localhost\n\n")
+	waitFor(iopBody, 1)
+	io.WriteString(stdin, "K\n")
+	waitFor("KEYUPDATE", 1)
+	io.WriteString(stdin, "GET /after HTTP/1.1\nHost: localhost\n\n")
+	waitFor(iopBody, 2)
+}
