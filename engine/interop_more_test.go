@@ -1,10 +1,13 @@
 package engine_test
 
 import (
+	"bufio"
 	"context"
+	"crypto/tls"
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -80,4 +83,42 @@ func TestInteropOpenSSLKeyUpdate(t *testing.T) {
 	waitFor("KEYUPDATE", 1)
 	io.WriteString(stdin, "GET /after HTTP/1.1\nHost: localhost\n\n")
 	waitFor(iopBody, 2)
+}
+
+// TestInteropResumption: Go's client with a session cache resumes with
+// edge terminate, and openssl s_client resumes with -sess_out/-sess_in.
+func TestInteropResumption(t *testing.T) {
+	s := iopStartDefault(t)
+	cfg := s.goConfig()
+	cfg.ClientSessionCache = tls.NewLRUClientSessionCache(8)
+	for i, wantResumed := range []bool{false, true, true} {
+		c, err := tls.Dial("tcp", s.addr, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, body := iopRoundTrip(t, c, bufio.NewReader(c), iopReq)
+		iopCheckResp(t, resp, body)
+		if got := c.ConnectionState().DidResume; got != wantResumed {
+			t.Fatalf("connection %d: resumed = %v, want %v", i, got, wantResumed)
+		}
+		c.Close()
+	}
+
+	bin := needTool(t, "openssl")
+	sess := filepath.Join(t.TempDir(), "sess.pem")
+	for i, flag := range []string{"-sess_out", "-sess_in"} {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		cmd := exec.CommandContext(ctx, bin, "s_client", "-connect", s.addr, "-servername", "localhost",
+			"-tls1_3", "-CAfile", s.pemFile(t), "-ign_eof", flag, sess)
+		cmd.Stdin = strings.NewReader("GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+		out, _ := cmd.CombinedOutput()
+		cancel()
+		text := string(out)
+		if !strings.Contains(text, iopBody) {
+			t.Fatalf("openssl %s: no answer:\n%s", flag, text)
+		}
+		if i == 1 && !strings.Contains(text, "Reused, TLSv1.3") {
+			t.Fatalf("openssl -sess_in did not resume:\n%s", text)
+		}
+	}
 }

@@ -191,7 +191,7 @@ func TestNegativeGarbage(t *testing.T) {
 // (one CCS + Finished) completes the handshake and a request is served over
 // records the test encrypts itself.
 func TestNegativePuppetControl(t *testing.T) {
-	s := iopStartDefault(t)
+	s := iopStartNoTickets(t)
 	p := iopNewPuppet(t, s)
 	for _, r := range p.client {
 		p.send(r.raw())
@@ -227,7 +227,7 @@ func TestNegativePuppetControl(t *testing.T) {
 
 // Two ChangeCipherSpec records before the client Finished.
 func TestNegativeDoubleCCS(t *testing.T) {
-	s := iopStart(t, engine.TerminateConfig{Addr: "127.0.0.1:0", Loops: 2, HandshakeTimeout: 3 * time.Second})
+	s := iopStart(t, engine.TerminateConfig{Addr: "127.0.0.1:0", Loops: 2, HandshakeTimeout: 3 * time.Second, NoTickets: true})
 	p := iopNewPuppet(t, s)
 	ccs := []byte{0x14, 0x03, 0x03, 0x00, 0x01, 0x01}
 	p.send(append(bytes.Clone(ccs), ccs...))
@@ -238,7 +238,7 @@ func TestNegativeDoubleCCS(t *testing.T) {
 
 // A CCS record whose content is not 0x01.
 func TestNegativeBadCCSValue(t *testing.T) {
-	s := iopStart(t, engine.TerminateConfig{Addr: "127.0.0.1:0", Loops: 2, HandshakeTimeout: 3 * time.Second})
+	s := iopStart(t, engine.TerminateConfig{Addr: "127.0.0.1:0", Loops: 2, HandshakeTimeout: 3 * time.Second, NoTickets: true})
 	p := iopNewPuppet(t, s)
 	p.send([]byte{0x14, 0x03, 0x03, 0x00, 0x01, 0x02})
 	p.expectEncryptedAlert(alUnexpectedMessage,
@@ -248,7 +248,7 @@ func TestNegativeBadCCSValue(t *testing.T) {
 
 // A client Finished with wrong verify_data.
 func TestNegativeWrongFinished(t *testing.T) {
-	s := iopStart(t, engine.TerminateConfig{Addr: "127.0.0.1:0", Loops: 2, HandshakeTimeout: 3 * time.Second})
+	s := iopStart(t, engine.TerminateConfig{Addr: "127.0.0.1:0", Loops: 2, HandshakeTimeout: 3 * time.Second, NoTickets: true})
 	p := iopNewPuppet(t, s)
 	h, _ := iopSuiteHash(p.suite)
 	vd := make([]byte, h().Size())
@@ -262,7 +262,7 @@ func TestNegativeWrongFinished(t *testing.T) {
 
 // A client Finished whose length does not match the hash size.
 func TestNegativeShortFinished(t *testing.T) {
-	s := iopStart(t, engine.TerminateConfig{Addr: "127.0.0.1:0", Loops: 2, HandshakeTimeout: 3 * time.Second})
+	s := iopStart(t, engine.TerminateConfig{Addr: "127.0.0.1:0", Loops: 2, HandshakeTimeout: 3 * time.Second, NoTickets: true})
 	p := iopNewPuppet(t, s)
 	k := p.clientKey("CLIENT_HANDSHAKE_TRAFFIC_SECRET")
 	msg := append([]byte{20, 0, 0, 12}, make([]byte, 12)...)
@@ -273,7 +273,7 @@ func TestNegativeShortFinished(t *testing.T) {
 
 // A protected record that does not authenticate.
 func TestNegativeBadRecordMAC(t *testing.T) {
-	s := iopStart(t, engine.TerminateConfig{Addr: "127.0.0.1:0", Loops: 2, HandshakeTimeout: 3 * time.Second})
+	s := iopStart(t, engine.TerminateConfig{Addr: "127.0.0.1:0", Loops: 2, HandshakeTimeout: 3 * time.Second, NoTickets: true})
 	p := iopNewPuppet(t, s)
 	junk := make([]byte, 53)
 	rand.Read(junk)
@@ -281,4 +281,12 @@ func TestNegativeBadRecordMAC(t *testing.T) {
 	p.send(rec)
 	p.expectEncryptedAlert(alBadRecordMAC, "RFC 8446 §5.2: decryption failure -> bad_record_mac")
 	iopCheckGood(t, s)
+}
+
+// iopStartNoTickets starts a server that issues no session tickets: the
+// puppet tests check that nothing goes out under the application keys
+// before the client's Finished, and a ticket (sent with our Finished, as
+// crypto/tls does when it can precompute the client's) would.
+func iopStartNoTickets(t *testing.T) *iopServer {
+	return iopStart(t, engine.TerminateConfig{Addr: "127.0.0.1:0", Loops: 2, NoTickets: true})
 }

@@ -37,6 +37,9 @@ type TerminateConfig struct {
 	// HandshakeTimeout bounds accept-to-Finished; IdleTimeout bounds a
 	// connection that sends nothing. Zero means 10 s and 60 s.
 	HandshakeTimeout, IdleTimeout time.Duration
+	// NoTickets turns off session resumption (RFC 8446 §4.6.1 tickets,
+	// sealed under keys all loops share, rotated hourly).
+	NoTickets bool
 	// KeyMemory is the size of each loop's zeroing slab, which holds every
 	// connection's secrets (about 1 KiB each) and the loop's output
 	// buffer. When it is full, new handshakes are refused. Zero means 8 MiB.
@@ -98,6 +101,9 @@ func StartTerminate(cfg TerminateConfig) (*TerminateServer, error) {
 		GetCertificate: func(*tlsmitm.ClientHello) (*tlsmitm.Certificate, error) { return cert, nil },
 		NextProtos:     []string{"http/1.1", "http/1.0"},
 	}
+	if !cfg.NoTickets {
+		base.Tickets = tlsmitm.NewTicketKeys(time.Hour)
+	}
 	if err := h.loops.prepare(cfg.Loops, base, cfg.KeyMemory); err != nil {
 		return nil, err
 	}
@@ -106,6 +112,9 @@ func StartTerminate(cfg TerminateConfig) (*TerminateServer, error) {
 	go func() {
 		defer close(s.done)
 		defer h.loops.close()
+		if base.Tickets != nil {
+			defer base.Tickets.Close() // zeroes the ticket keys
+		}
 		s.runErr = gnet.Run(h, "tcp://"+addr,
 			gnet.WithMulticore(true),
 			gnet.WithNumEventLoop(cfg.Loops),

@@ -67,6 +67,18 @@ type ClientHello struct {
 	EarlyData        bool
 	// RecordSizeLimit is the client's record_size_limit, 0 when absent.
 	RecordSizeLimit uint16
+	// PSKIdentities and PSKBinders are the pre_shared_key extension
+	// (RFC 8446 §4.2.11), one binder per identity; nil when absent.
+	PSKIdentities []PSKIdentity
+	PSKBinders    [][]byte
+	// pskBindersLen is the length of the binders list at the end of Raw,
+	// its 2-byte length included: what Truncate(ClientHello) drops.
+	pskBindersLen int
+	pskIDBuf      [2]PSKIdentity
+	pskBinderBuf  [2][]byte
+	// CertCompression lists the certificate compression algorithms the
+	// client accepts (RFC 8879 compress_certificate), nil when absent.
+	CertCompression []uint16
 
 	// Fixed backing arrays keep a typical hello free of heap allocations;
 	// a larger hello spills over into ordinary slices.
@@ -77,6 +89,7 @@ type ClientHello struct {
 	sigsBuf   [32]uint16
 	versBuf   [8]uint16
 	alpnBuf   [4]string
+	compBuf   [4]uint16
 }
 
 // ParseClientHello parses a ClientHello handshake message (header included).
@@ -243,12 +256,21 @@ func (ch *ClientHello) parseExtension(typ uint16, data []byte) *AlertError {
 		}
 	case extEarlyData:
 		ch.EarlyData = true
+	case extPreSharedKey:
+		return ch.parsePreSharedKey(data)
 	case extRecordSizeLimit:
 		ch.RecordSizeLimit = r.u16()
 		if r.ok && ch.RecordSizeLimit < 64 {
 			// RFC 8449 §4: a limit below 64 is illegal_parameter.
 			return alertf(AlertIllegalParameter, "ClientHello record_size_limit is below 64")
 		}
+	case extCompressCertificate:
+		// RFC 8879 §3: algorithms<2..2^8-2>.
+		v := r.vec8()
+		if len(v) < 2 || len(v)%2 != 0 {
+			r.fail()
+		}
+		ch.CertCompression = readU16s(ch.compBuf[:0], v)
 	default:
 		return nil // unknown and GREASE extensions are ignored (RFC 8446 §4.2)
 	}
@@ -299,6 +321,8 @@ func extensionName(typ uint16) string {
 		return "early_data"
 	case extRecordSizeLimit:
 		return "record_size_limit"
+	case extCompressCertificate:
+		return "compress_certificate"
 	}
 	return "unknown"
 }

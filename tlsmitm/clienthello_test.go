@@ -357,7 +357,11 @@ func TestClientHelloMalformed(t *testing.T) {
 
 	// Controls: the edits above are only wrong where the case says so.
 	controls := map[string][]byte{
-		"pre_shared_key last":    edit(func(h *rawHello) { h.exts = append(h.exts, rawExt{extPreSharedKey, []byte{0, 0, 0, 0}}) }),
+		"pre_shared_key last": edit(func(h *rawHello) {
+			// One identity "x" with its age, one 32-byte binder.
+			psk := slices.Concat([]byte{0, 7, 0, 1, 'x', 0, 0, 0, 0, 0, 33, 32}, make([]byte, 32))
+			h.exts = append(h.exts, rawExt{extPreSharedKey, psk})
+		}),
 		"record_size_limit 64":   edit(func(h *rawHello) { h.set(extRecordSizeLimit, []byte{0, 64}) }),
 		"session id of 32 bytes": edit(func(h *rawHello) { h.sessionID = make([]byte, 32) }),
 		"session id empty":       edit(func(h *rawHello) { h.sessionID = nil }),

@@ -3,6 +3,7 @@ package tlsmitm
 import (
 	"crypto"
 	"io"
+	"time"
 )
 
 // Config configures a server connection. A Config may be shared by many
@@ -28,10 +29,28 @@ type Config struct {
 	CipherSuites []uint16
 	Groups       []Group
 
+	// CertCompression lists the certificate compression algorithms (RFC
+	// 8879) the server uses, most preferred first; nil means
+	// DefaultCertCompression, an empty non-nil slice never compresses.
+	CertCompression []uint16
+	// CertCompressionCache holds compressed chains; nil means one cache
+	// shared by the whole process.
+	CertCompressionCache *CertCompressionCache
+
 	// Memory holds each connection's secrets; nil means the Go heap. The
 	// edge passes its per-loop zeroing slab (internal/secmem), so a Config
 	// with Memory set belongs to one event loop.
 	Memory Memory
+
+	// Tickets seals and opens session tickets (RFC 8446 §4.6.1); one
+	// TicketKeys serves every loop of a process. nil: no tickets are
+	// issued and every handshake is a full one.
+	Tickets *TicketKeys
+	// TicketLifetime is the lifetime of issued tickets; 0 means
+	// DefaultTicketLifetime, and more than 7 days is 7 days.
+	TicketLifetime time.Duration
+	// Now is the clock for ticket ages; nil means time.Now.
+	Now func() time.Time
 }
 
 // Memory hands out zeroed blocks and zeroes them again on Free.

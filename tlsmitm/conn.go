@@ -74,6 +74,9 @@ type Conn struct {
 	earlyBudget int  // bytes of rejected early data still to skip (§4.2.10)
 	alpn        string
 	maxFragment int
+	// certCompression is the algorithm our Certificate was compressed
+	// with (RFC 8879), 0 for none.
+	certCompression uint16
 
 	// hs reassembles handshake messages that span records (§5.1).
 	hs    []byte
@@ -88,6 +91,11 @@ type Conn struct {
 	pad     scratchpad
 	// keyBlock is the Config.Memory block under sched.keyMaterial.
 	keyBlock []byte
+
+	// Resumption (resume.go).
+	resumed     bool
+	pskIdentity uint16
+	binderHash  [maxHashLen]byte // Transcript-Hash(Truncate(ClientHello))
 }
 
 // scratchpad holds a handshake's short-lived public values. They sit in
@@ -119,6 +127,12 @@ type ConnectionState struct {
 	Group              Group
 	ServerName         string
 	NegotiatedProtocol string
+	// DidResume: the handshake resumed a session from a ticket, without a
+	// certificate (and without calling GetCertificate).
+	DidResume bool
+	// CertCompression is the algorithm the server's certificate was
+	// compressed with (RFC 8879; CertCompressionZlib, ...), 0 for none.
+	CertCompression uint16
 }
 
 // State reports what has been negotiated so far.
@@ -129,6 +143,8 @@ func (c *Conn) State() ConnectionState {
 		s.CipherSuite = c.suite.id
 	}
 	s.ServerName = c.hello.ServerName
+	s.DidResume = c.resumed
+	s.CertCompression = c.certCompression
 	return s
 }
 

@@ -52,7 +52,7 @@ func (expectClientHello) handle(c *Conn, msg, out []byte) (state, []byte, *Alert
 	}
 	c.transcript = c.suite.newHash()
 	c.sched.init(c.suite.newHash())
-	c.transcript.Write(msg)
+	c.writeHelloTranscript(msg)
 
 	share, retry := c.chooseGroup()
 	if share == nil {
@@ -64,7 +64,7 @@ func (expectClientHello) handle(c *Conn, msg, out []byte) (state, []byte, *Alert
 		return expectSecondClientHello{}, out, nil
 	}
 	c.group = share.Group
-	return c.askCertificate(out)
+	return c.resumeOrCertificate(out)
 }
 
 func (expectSecondClientHello) handle(c *Conn, msg, out []byte) (state, []byte, *AlertError) {
@@ -95,8 +95,8 @@ func (expectSecondClientHello) handle(c *Conn, msg, out []byte) (state, []byte, 
 	if err := c.negotiateALPN(); err != nil {
 		return nil, out, err
 	}
-	c.transcript.Write(msg)
-	return c.askCertificate(out)
+	c.writeHelloTranscript(msg)
+	return c.resumeOrCertificate(out)
 }
 
 func (awaitCertificate) handle(_ *Conn, _, out []byte) (state, []byte, *AlertError) {
@@ -132,8 +132,9 @@ func (expectTraffic) handle(c *Conn, msg, out []byte) (state, []byte, *AlertErro
 	case typeKeyUpdate:
 		return c.handleKeyUpdate(msg, out)
 	}
-	// We never send CertificateRequest, accept no early data and issue no
-	// tickets, so a client has no other post-handshake message to send.
+	// We never send CertificateRequest and accept no early data, so a
+	// client has no other post-handshake message to send (a ticket asks
+	// for no answer).
 	return nil, out, alertf(AlertUnexpectedMessage, "unexpected post-handshake message")
 }
 
@@ -314,12 +315,16 @@ func (c *Conn) sendHelloRetryRequest(out []byte) []byte {
 // Certificate, CertificateVerify and Finished under the handshake keys,
 // and installs the keys for what follows (§4.1.3–§4.4).
 func (c *Conn) sendServerFlight(cert *Certificate, out []byte) (state, []byte, *AlertError) {
-	if len(cert.Chain) == 0 || cert.PrivateKey == nil {
-		return nil, out, alertf(AlertInternalError, "certificate has no chain or no key")
-	}
-	scheme, ok := chooseScheme(cert.PrivateKey, c.hello.SignatureSchemes)
-	if !ok {
-		return nil, out, alertf(AlertHandshakeFailure, "client accepts no signature scheme our certificate key can make")
+	var scheme uint16
+	if !c.resumed {
+		if len(cert.Chain) == 0 || cert.PrivateKey == nil {
+			return nil, out, alertf(AlertInternalError, "certificate has no chain or no key")
+		}
+		var ok bool
+		scheme, ok = chooseScheme(cert.PrivateKey, c.hello.SignatureSchemes)
+		if !ok {
+			return nil, out, alertf(AlertHandshakeFailure, "client accepts no signature scheme our certificate key can make")
+		}
 	}
 	// One buffer, sized once, builds the whole flight: ServerHello (up to
 	// an ML-KEM ciphertext), then the chain and a signature.
@@ -360,6 +365,11 @@ func (c *Conn) sendServerFlight(cert *Certificate, out []byte) (state, []byte, *
 	m = putU16(m, extSupportedVersions)
 	m = putU16(m, 2)
 	m = putU16(m, versionTLS13)
+	if c.resumed {
+		m = putU16(m, extPreSharedKey) // §4.2.11: selected_identity
+		m = putU16(m, 2)
+		m = putU16(m, c.pskIdentity)
+	}
 	closeVec(m, exts, 2)
 	m = c.finishMessage(m)
 	out = appendPlainRecord(out, recordHandshake, m)
@@ -379,7 +389,14 @@ func (c *Conn) sendServerFlight(cert *Certificate, out []byte) (state, []byte, *
 	// records as fit.
 	flight := c.scratch[:0]
 	flight = c.appendEncryptedExtensions(flight)
+	if c.resumed {
+		// §2.2: a resumed handshake has no Certificate or CertificateVerify.
+		c.transcript.Write(flight)
+		return c.finishServerFlight(flight, out)
+	}
+	certStart := len(flight)
 	flight = appendCertificate(flight, cert.Chain)
+	flight = c.compressCertificate(flight, certStart)
 	c.transcript.Write(flight)
 	cvStart := len(flight)
 	flight, aerr = c.appendCertificateVerify(flight, cert, scheme)
@@ -387,6 +404,13 @@ func (c *Conn) sendServerFlight(cert *Certificate, out []byte) (state, []byte, *
 		return nil, out, aerr
 	}
 	c.transcript.Write(flight[cvStart:])
+	return c.finishServerFlight(flight, out)
+}
+
+// finishServerFlight appends our Finished to the flight, seals it, moves
+// to the application keys and, with Config.Tickets, issues a ticket.
+func (c *Conn) finishServerFlight(flight, out []byte) (state, []byte, *AlertError) {
+	n := c.sched.size
 	finStart := len(flight)
 	flight = append(flight, typeFinished, 0, 0, byte(n))
 	c.transcript.Sum(c.sched.scratch[:0])
@@ -406,6 +430,12 @@ func (c *Conn) sendServerFlight(cert *Certificate, out []byte) (state, []byte, *
 	c.sched.masterSecrets(c.sched.transcript[:n])
 	if c.write.setKeys(&c.sched.kdf, c.suite, c.sched.serverAP[:n]) != nil {
 		return nil, out, alertf(AlertInternalError, "installing traffic keys failed")
+	}
+	if c.cfg.Tickets != nil {
+		var aerr *AlertError
+		if out, aerr = c.sendSessionTicket(out); aerr != nil {
+			return nil, out, aerr
+		}
 	}
 	return expectFinished{}, out, nil
 }

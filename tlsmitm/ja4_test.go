@@ -79,6 +79,8 @@ func (s helloSpec) build(t testing.TB) []byte {
 			body = []byte{1, 1}
 		case extRecordSizeLimit:
 			body = putU16(nil, 0x4001)
+		case extCompressCertificate:
+			body = []byte{2, 0, 2} // brotli
 		}
 		h.exts = append(h.exts, rawExt{typ, body})
 	}

@@ -43,6 +43,11 @@ type keyMaterial struct {
 	// The (EC)DHE shared secret and the randomness of our key share.
 	shared [maxSharedSecret]byte
 	seed   [64]byte
+	// Resumption (resume.go): a ticket's PSK, the binder key, and the
+	// client Finished we expect, hashed to issue a ticket.
+	psk       [maxHashLen]byte
+	binderKey [maxHashLen]byte
+	cfMsg     [4 + maxHashLen]byte
 }
 
 // init readies the kdf for a hash. A connection has already placed its
@@ -126,14 +131,18 @@ type schedule struct {
 	scratch    [maxHashLen]byte // hashes of public messages
 	transcript [maxHashLen]byte
 	zeros      [maxHashLen]byte
+	pskEarly   bool // secret holds the early secret of a PSK (pskEarlySecret)
 }
 
 // handshakeSecrets runs the schedule from the (EC)DHE secret to the
 // handshake traffic secrets, given Transcript-Hash(ClientHello..ServerHello).
-// There is no PSK, so the early secret is HKDF-Extract(0, 0).
+// Without a PSK the early secret is HKDF-Extract(0, 0); with one,
+// pskEarlySecret has put it in place.
 func (s *schedule) handshakeSecrets(shared, helloHash []byte) {
 	n := s.size
-	s.extract(s.secret[:n], s.zeros[:n], s.zeros[:n]) // Early Secret
+	if !s.pskEarly {
+		s.extract(s.secret[:n], s.zeros[:n], s.zeros[:n]) // Early Secret
+	}
 	s.emptyHash(s.scratch[:n])
 	s.expandLabel(s.secret[:n], s.secret[:n], "derived", s.scratch[:n])
 	s.extract(s.secret[:n], s.secret[:n], shared) // Handshake Secret
