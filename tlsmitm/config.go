@@ -37,6 +37,11 @@ type Config struct {
 	// shared by the whole process.
 	CertCompressionCache *CertCompressionCache
 
+	// KeyUpdateAfter is how many application bytes the server sends under
+	// one set of keys before it updates them (RFC 8446 §4.6.3). Zero means
+	// DefaultKeyUpdateAfter; negative turns it off.
+	KeyUpdateAfter int64
+
 	// Memory holds each connection's secrets; nil means the Go heap. The
 	// edge passes its per-loop zeroing slab (internal/secmem), so a Config
 	// with Memory set belongs to one event loop.
@@ -51,6 +56,12 @@ type Config struct {
 	TicketLifetime time.Duration
 	// Now is the clock for ticket ages; nil means time.Now.
 	Now func() time.Time
+
+	// LegacyHandoff: a first ClientHello that offers TLS 1.2 but not TLS
+	// 1.3 makes Process report EventLegacy, consuming nothing and sending
+	// no alert, instead of refusing it with protocol_version. The caller
+	// then hands the connection to a TLS 1.2 server.
+	LegacyHandoff bool
 }
 
 // Memory hands out zeroed blocks and zeroes them again on Free.
@@ -81,4 +92,19 @@ func (c *Config) groups() []Group {
 		return c.Groups
 	}
 	return DefaultGroups
+}
+
+// DefaultKeyUpdateAfter is 1 GiB: far inside what AES-GCM may safely
+// protect under one key (RFC 8446 §5.5 puts that at 2^24.5 full records,
+// about 380 GiB), and rare enough to cost nothing.
+const DefaultKeyUpdateAfter = 1 << 30
+
+func (c *Config) keyUpdateAfter() int64 {
+	switch {
+	case c.KeyUpdateAfter < 0:
+		return 0
+	case c.KeyUpdateAfter == 0:
+		return DefaultKeyUpdateAfter
+	}
+	return c.KeyUpdateAfter
 }

@@ -32,10 +32,15 @@ const (
 	EventData
 	// EventClosed: the peer sent close_notify.
 	EventClosed
+	// EventLegacy: with Config.LegacyHandoff, the first ClientHello offers
+	// TLS 1.2 but not TLS 1.3. Nothing was consumed or sent: the caller
+	// hands the connection, ClientHello bytes included, to a TLS 1.2
+	// server (legacy.go).
+	EventLegacy
 )
 
 func (e Event) String() string {
-	return [...]string{"need-more", "pending", "handshake-done", "data", "closed"}[e]
+	return [...]string{"need-more", "pending", "handshake-done", "data", "closed", "legacy"}[e]
 }
 
 // Result is what one call to Process did.
@@ -84,6 +89,9 @@ type Conn struct {
 
 	complete   bool
 	readClosed bool
+	// legacyChecked: the hello was found to need no TLS 1.2 hand-off
+	// (legacy.go); legacy: it does.
+	legacyChecked, legacy bool
 	sentClose  bool
 	err        error
 
@@ -91,6 +99,10 @@ type Conn struct {
 	pad     scratchpad
 	// keyBlock is the Config.Memory block under sched.keyMaterial.
 	keyBlock []byte
+	// sealedSinceUpdate counts application bytes under the current write
+	// keys, for Config.KeyUpdateAfter.
+	sealedSinceUpdate int64
+	keyUpdates        int // KeyUpdates sent, ours and answers
 
 	// Resumption (resume.go).
 	resumed     bool
@@ -165,6 +177,14 @@ func (c *Conn) Process(in, out []byte) (Result, error) {
 		if _, ok := c.st.(awaitCertificate); ok {
 			res.Event = EventPending
 			return res, nil
+		}
+		if c.cfg.LegacyHandoff && !c.legacyChecked && res.Consumed == 0 {
+			if legacy, more := c.peekLegacy(in); legacy || more {
+				if legacy {
+					res.Event = EventLegacy
+				}
+				return res, nil
+			}
 		}
 		rest := in[res.Consumed:]
 		if len(rest) < recordHeaderLen {
@@ -416,8 +436,16 @@ func (c *Conn) Seal(out, plaintext []byte) ([]byte, error) {
 		return out, errNotWritable
 	}
 	for len(plaintext) > 0 {
+		if limit := c.cfg.keyUpdateAfter(); limit > 0 && c.sealedSinceUpdate >= limit {
+			var err *AlertError
+			if out, err = c.updateWriteKeys(out); err != nil {
+				res, ferr := c.fail(Result{Out: out}, err)
+				return res.Out, ferr
+			}
+		}
 		n := min(len(plaintext), c.maxFragment)
 		out = c.write.seal(out, recordApplicationData, plaintext[:n])
+		c.sealedSinceUpdate += int64(n)
 		plaintext = plaintext[n:]
 	}
 	return out, nil

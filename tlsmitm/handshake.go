@@ -153,13 +153,30 @@ func (c *Conn) handleKeyUpdate(msg []byte, out []byte) (state, []byte, *AlertErr
 		return nil, out, alertf(AlertInternalError, "installing traffic keys failed")
 	}
 	if msg[4] == 1 && !c.sentClose {
-		out = c.write.seal(out, recordHandshake, []byte{typeKeyUpdate, 0, 0, 1, 0})
-		c.sched.nextTrafficSecret(c.sched.serverAP[:n])
-		if err := c.write.setKeys(&c.sched.kdf, c.suite, c.sched.serverAP[:n]); err != nil {
-			return nil, out, alertf(AlertInternalError, "installing traffic keys failed")
+		var err *AlertError
+		if out, err = c.updateWriteKeys(out); err != nil {
+			return nil, out, err
 		}
 	}
 	return expectTraffic{}, out, nil
+}
+
+// keyUpdateNotRequested is our KeyUpdate: we move our own keys forward and
+// do not ask the client to (§4.6.3).
+var keyUpdateNotRequested = []byte{typeKeyUpdate, 0, 0, 1, 0}
+
+// updateWriteKeys sends a KeyUpdate under the current keys, then moves the
+// server's traffic secret and keys forward (§7.2).
+func (c *Conn) updateWriteKeys(out []byte) ([]byte, *AlertError) {
+	n := c.sched.size
+	out = c.write.seal(out, recordHandshake, keyUpdateNotRequested)
+	c.sched.nextTrafficSecret(c.sched.serverAP[:n])
+	if err := c.write.setKeys(&c.sched.kdf, c.suite, c.sched.serverAP[:n]); err != nil {
+		return out, alertf(AlertInternalError, "installing traffic keys failed")
+	}
+	c.sealedSinceUpdate = 0
+	c.keyUpdates++
+	return out, nil
 }
 
 // checkClientHello13 refuses a hello that cannot lead to TLS 1.3.

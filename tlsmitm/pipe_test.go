@@ -164,3 +164,41 @@ func TestGoClientEcho(t *testing.T) {
 		})
 	}
 }
+
+// TestServerUpdatesItsKeys: with a small KeyUpdateAfter the server moves
+// its keys forward while sending, and Go's client, which must follow each
+// KeyUpdate to decrypt what comes after it, reads everything intact.
+func TestServerUpdatesItsKeys(t *testing.T) {
+	cfg := staticConfig(testCert)
+	cfg.KeyUpdateAfter = 1000
+	cn, sn := net.Pipe()
+	srv := NewServer(cfg)
+	done := make(chan error, 1)
+	go func() { done <- serveEcho(sn, srv); sn.Close() }()
+	cl := tls.Client(cn, &tls.Config{ServerName: "localhost", RootCAs: testRoots(testCert)})
+	if err := cl.Handshake(); err != nil {
+		t.Fatal(err)
+	}
+	msg := make([]byte, 10000)
+	for i := range msg {
+		msg[i] = byte(i * 7)
+	}
+	go func() {
+		for off := 0; off < len(msg); off += 500 {
+			cl.Write(msg[off : off+500]) // one record each: the server seals them one by one
+		}
+	}()
+	got := make([]byte, len(msg))
+	if _, err := io.ReadFull(cl, got); err != nil {
+		t.Fatalf("reading across server KeyUpdates: %v", err)
+	}
+	if string(got) != string(msg) {
+		t.Fatal("echo corrupted across KeyUpdates")
+	}
+	cl.Close()
+	<-done
+	// 10000 bytes in 500-byte records, a new key after each 1000.
+	if srv.keyUpdates < 8 {
+		t.Fatalf("server updated its keys %d times over 10000 bytes with a 1000-byte limit", srv.keyUpdates)
+	}
+}
