@@ -92,8 +92,8 @@ type Conn struct {
 	// legacyChecked: the hello was found to need no TLS 1.2 hand-off
 	// (legacy.go); legacy: it does.
 	legacyChecked, legacy bool
-	sentClose  bool
-	err        error
+	sentClose             bool
+	err                   error
 
 	scratch []byte // builds outgoing handshake messages
 	pad     scratchpad
