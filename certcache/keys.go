@@ -7,6 +7,8 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"time"
+
+	"github.com/lucid-edge/lucid/internal/secmem"
 )
 
 // LeafKey is a key pair that signs the handshakes of minted leaves. The
@@ -81,7 +83,7 @@ func (key *LeafKey) release() {
 
 func (key *LeafKey) maybeDestroy() {
 	if key.retired && key.refs <= 0 && key.Signer != nil {
-		wipeKey(key.Signer)
+		secmem.WipePrivateKey(key.Signer)
 		key.Signer = nil
 		keysDestroyed.Inc()
 	}
@@ -103,31 +105,4 @@ func newRSAKey(now time.Time) (*LeafKey, error) {
 	}
 	keysGenerated.Inc()
 	return &LeafKey{Signer: k, RSA: true, created: now}, nil
-}
-
-// wipeKey zeroes the private parts of a key that Go exposes. Copies the
-// library made internally (precomputed values, FIPS key objects) are out
-// of reach; they become garbage with the key object.
-func wipeKey(s crypto.Signer) {
-	switch k := s.(type) {
-	case *ecdsa.PrivateKey:
-		// D is deprecated for reading keys; here it is the one handle Go
-		// gives on the scalar's words, and zeroing them is the point.
-		//lint:ignore SA1019 wiping, not using, the scalar
-		if d := k.D; d != nil {
-			clear(d.Bits())
-		}
-	case *rsa.PrivateKey:
-		if k.D != nil {
-			clear(k.D.Bits())
-		}
-		for _, p := range k.Primes {
-			clear(p.Bits())
-		}
-		if k.Precomputed.Dp != nil {
-			clear(k.Precomputed.Dp.Bits())
-			clear(k.Precomputed.Dq.Bits())
-			clear(k.Precomputed.Qinv.Bits())
-		}
-	}
 }

@@ -21,6 +21,7 @@ import (
 
 	"github.com/lucid-edge/lucid/ca/keyseal"
 	"github.com/lucid-edge/lucid/ca/store"
+	"github.com/lucid-edge/lucid/internal/secmem"
 )
 
 // Config wires an Authority to its store and its key-encryption key.
@@ -135,7 +136,7 @@ func (a *Authority) withKey(ctx context.Context, keyID string, f func(crypto.Sig
 	if !ok {
 		return fmt.Errorf("authority: key %s cannot sign", keyID)
 	}
-	defer wipeSigner(signer)
+	defer secmem.WipePrivateKey(signer)
 	return f(signer)
 }
 

@@ -13,6 +13,7 @@ import (
 
 	"github.com/lucid-edge/lucid/ca/keyseal"
 	"github.com/lucid-edge/lucid/ca/store"
+	"github.com/lucid-edge/lucid/internal/secmem"
 )
 
 // Key algorithms for intermediates.
@@ -37,7 +38,7 @@ func (a *Authority) newSealedKey(ctx context.Context, orgID, alg string) (keyID 
 	if err != nil {
 		return "", nil, fmt.Errorf("authority: generating a key: %w", err)
 	}
-	defer wipeSigner(signer)
+	defer secmem.WipePrivateKey(signer)
 	der, err := x509.MarshalPKCS8PrivateKey(signer)
 	if err != nil {
 		return "", nil, err
@@ -63,23 +64,4 @@ func randomID() string {
 		panic("authority: no randomness: " + err.Error())
 	}
 	return hex.EncodeToString(b[:])
-}
-
-// wipeSigner zeroes what Go exposes of a private key. Copies the crypto
-// libraries keep internally are out of reach and die with the object.
-func wipeSigner(s crypto.Signer) {
-	switch k := s.(type) {
-	case *ecdsa.PrivateKey:
-		//lint:ignore SA1019 wiping, not using, the scalar
-		if d := k.D; d != nil {
-			clear(d.Bits())
-		}
-	case *rsa.PrivateKey:
-		if k.D != nil {
-			clear(k.D.Bits())
-		}
-		for _, p := range k.Primes {
-			clear(p.Bits())
-		}
-	}
 }

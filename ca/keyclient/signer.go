@@ -3,13 +3,13 @@ package keyclient
 import (
 	"context"
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/rsa"
 	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
 	"time"
+
+	"github.com/lucid-edge/lucid/internal/secmem"
 )
 
 // slabSigner signs with an organisation's key held in the client's slab.
@@ -32,7 +32,7 @@ func (s *slabSigner) Sign(rand io.Reader, digest []byte, opts crypto.SignerOpts)
 	if err != nil {
 		return nil, err
 	}
-	defer wipeKey(key)
+	defer secmem.WipePrivateKey(key)
 	signer := key.(crypto.Signer)
 	if !publicEqual(signer.Public(), s.pub) {
 		// The CA rotated the org's intermediate since this Issuer was
@@ -75,28 +75,10 @@ func checkKeyMatches(der []byte, inter *x509.Certificate) error {
 	if err != nil {
 		return fmt.Errorf("CA sent a key that does not parse: %w", err)
 	}
-	defer wipeKey(key)
+	defer secmem.WipePrivateKey(key)
 	s, ok := key.(crypto.Signer)
 	if !ok || !publicEqual(s.Public(), inter.PublicKey) {
 		return errors.New("CA sent a key that is not its intermediate's")
 	}
 	return nil
-}
-
-// wipeKey zeroes what Go exposes of a parsed private key.
-func wipeKey(key any) {
-	switch k := key.(type) {
-	case *ecdsa.PrivateKey:
-		//lint:ignore SA1019 wiping, not using, the scalar
-		if d := k.D; d != nil {
-			clear(d.Bits())
-		}
-	case *rsa.PrivateKey:
-		if k.D != nil {
-			clear(k.D.Bits())
-		}
-		for _, p := range k.Primes {
-			clear(p.Bits())
-		}
-	}
 }
