@@ -31,6 +31,7 @@ var (
 	clientLatency   = metrics.NewHistogram(`lucid_handshake_duration_seconds{side="client"}`)
 	handshakesDone  = metrics.NewCounter("lucid_tls_handshakes_total")
 	httpRequests    = metrics.NewCounter("lucid_http_requests_total")
+	tls12Handoffs   = metrics.NewCounter("lucid_tls12_handoffs_total")
 	_               = metrics.NewGauge("lucid_connections_open", func() float64 {
 		return float64(connsAccepted.Get()) - float64(connsClosed.Get())
 	})

@@ -24,11 +24,16 @@ const (
 	alMissingExtension  = 109
 )
 
-func TestNegativeTLS12OnlyClientHello(t *testing.T) {
+// TestNegativeTLS11OnlyClientHello: TLS 1.2 clients are handed off to
+// crypto/tls (legacy_test.go); a client offering only TLS 1.1 or 1.0 still
+// gets protocol_version.
+func TestNegativeTLS11OnlyClientHello(t *testing.T) {
 	s := iopStartDefault(t)
-	hello := iopCaptureClientHello(t, &tls.Config{ServerName: "localhost", MaxVersion: tls.VersionTLS12})
-	iopExpectPlainAlert(t, s, hello, false, alProtocolVersion,
-		"RFC 8446 §4.1.3/App. D: a TLS 1.3-only server that gets no supported_versions must abort with protocol_version")
+	for _, v := range []uint16{tls.VersionTLS11, tls.VersionTLS10} {
+		hello := iopCaptureClientHello(t, &tls.Config{ServerName: "localhost", MinVersion: tls.VersionTLS10, MaxVersion: v})
+		iopExpectPlainAlert(t, s, hello, false, alProtocolVersion,
+			"RFC 8446 App. D: a server that supports neither offered version must abort with protocol_version")
+	}
 	iopCheckGood(t, s)
 }
 

@@ -5,6 +5,7 @@ package engine
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -100,6 +101,7 @@ func StartTerminate(cfg TerminateConfig) (*TerminateServer, error) {
 	base := &tlsmitm.Config{
 		GetCertificate: func(*tlsmitm.ClientHello) (*tlsmitm.Certificate, error) { return cert, nil },
 		NextProtos:     []string{"http/1.1", "http/1.0"},
+		LegacyHandoff:  true, // TLS 1.2 clients go to crypto/tls (legacy.go)
 	}
 	if !cfg.NoTickets {
 		base.Tickets = tlsmitm.NewTicketKeys(time.Hour)
@@ -197,7 +199,8 @@ type connState struct {
 	draining   bool // our side is done: read and drop until the peer closes
 	shutWrPend bool // shut down writing once the output has drained
 	resp       responder
-	px         *proxyConn // set for the proxy's connections
+	px         *proxyConn  // set for the proxy's connections
+	legacy     *legacyConn // set once handed off to crypto/tls (legacy.go)
 }
 
 type terminateHandler struct {
@@ -207,6 +210,9 @@ type terminateHandler struct {
 	engine   gnet.Engine
 	booted   chan struct{}
 	stopOnce sync.Once
+	// The TLS 1.2 hand-off's crypto/tls config (legacy.go).
+	legacyOnce sync.Once
+	legacyCfg  *tls.Config
 }
 
 func (h *terminateHandler) OnBoot(eng gnet.Engine) gnet.Action {
@@ -253,6 +259,9 @@ func (h *terminateHandler) OnClose(c gnet.Conn, _ error) gnet.Action {
 	if cs, ok := c.Context().(*connState); ok {
 		cs.loop.conns.remove(cs)
 		cs.tls.Release()
+		if cs.legacy != nil {
+			cs.legacy.shut() // the crypto/tls goroutine ends
+		}
 		c.SetContext(nil)
 		connsClosed.Inc()
 	}
@@ -266,6 +275,9 @@ func (h *terminateHandler) OnTraffic(c gnet.Conn) gnet.Action {
 		discard(c, len(in))
 		h.shutdownWrite(c, cs)
 		return gnet.None
+	}
+	if cs.legacy != nil {
+		return h.legacyTraffic(c, cs)
 	}
 	if c.OutboundBuffered() > maxPendingOutput {
 		h.cfg.Logger.Info("client does not read its responses; closing", "remote", c.RemoteAddr().String())
@@ -296,6 +308,11 @@ func (h *terminateHandler) OnTraffic(c gnet.Conn) gnet.Action {
 			discard(c, consumed)
 			h.flush(c, out)
 			return gnet.None
+		case tlsmitm.EventLegacy:
+			// Nothing was consumed: crypto/tls gets the hello too.
+			h.flush(c, out)
+			h.startLegacy(c, cs)
+			return h.legacyTraffic(c, cs)
 		case tlsmitm.EventHandshakeDone:
 			handshakesDone.Inc()
 			cs.deadline = time.Now().Add(h.cfg.IdleTimeout)

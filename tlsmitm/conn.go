@@ -179,7 +179,11 @@ func (c *Conn) Process(in, out []byte) (Result, error) {
 			return res, nil
 		}
 		if c.cfg.LegacyHandoff && !c.legacyChecked && res.Consumed == 0 {
-			if legacy, more := c.peekLegacy(in); legacy || more {
+			legacy, more, err := c.peekLegacy(in)
+			if err != nil {
+				return c.fail(res, err)
+			}
+			if legacy || more {
 				if legacy {
 					res.Event = EventLegacy
 				}

@@ -1,0 +1,108 @@
+package tlsmitm
+
+import (
+	"crypto/tls"
+	"errors"
+	"io"
+	"net"
+	"testing"
+)
+
+// goHelloRecord returns the first flight (the ClientHello record) a Go
+// client with versions [minV, maxV] sends.
+func goHelloRecord(t *testing.T, minV, maxV uint16) []byte {
+	t.Helper()
+	cli, srv := net.Pipe()
+	go func() {
+		c := tls.Client(cli, &tls.Config{InsecureSkipVerify: true, MinVersion: minV, MaxVersion: maxV})
+		c.Handshake()
+		cli.Close()
+	}()
+	defer srv.Close()
+	hdr := make([]byte, recordHeaderLen)
+	if _, err := io.ReadFull(srv, hdr); err != nil {
+		t.Fatal(err)
+	}
+	body := make([]byte, int(hdr[3])<<8|int(hdr[4]))
+	if _, err := io.ReadFull(srv, body); err != nil {
+		t.Fatal(err)
+	}
+	return append(hdr, body...)
+}
+
+func TestLegacyHandoff(t *testing.T) {
+	hello12 := goHelloRecord(t, tls.VersionTLS12, tls.VersionTLS12)
+	hello11 := goHelloRecord(t, tls.VersionTLS10, tls.VersionTLS11)
+	hello13 := goHelloRecord(t, tls.VersionTLS12, tls.VersionTLS13)
+	cfg := func(handoff bool) *Config {
+		c := staticConfig(testCert)
+		c.LegacyHandoff = handoff
+		return c
+	}
+	wantLegacy := func(t *testing.T, c *Conn, in []byte) {
+		t.Helper()
+		res, err := c.Process(in, nil)
+		if err != nil || res.Event != EventLegacy || res.Consumed != 0 || len(res.Out) != 0 {
+			t.Fatalf("Process: %v, event %v, consumed %d, out %d", err, res.Event, res.Consumed, len(res.Out))
+		}
+	}
+
+	t.Run("tls12", func(t *testing.T) {
+		c := NewServer(cfg(true))
+		wantLegacy(t, c, hello12)
+		wantLegacy(t, c, hello12) // asking again gives the same answer
+	})
+	t.Run("fragmented", func(t *testing.T) {
+		in := fragment(hello12[recordHeaderLen:], 2, 100)
+		c := NewServer(cfg(true))
+		for n := 0; n < len(in); n++ {
+			res, err := c.Process(in[:n], nil)
+			if err != nil || res.Event != EventNeedMore || res.Consumed != 0 || len(res.Out) != 0 {
+				t.Fatalf("%d of %d bytes: %v, event %v, consumed %d", n, len(in), err, res.Event, res.Consumed)
+			}
+		}
+		wantLegacy(t, c, in)
+	})
+	t.Run("no supported_versions", func(t *testing.T) {
+		ch := &ClientHello{LegacyVersion: versionTLS12}
+		if !offersOnlyTLS12(ch) {
+			t.Error("legacy_version 0x0303 without supported_versions is not TLS 1.2")
+		}
+		ch.LegacyVersion = 0x0302
+		if offersOnlyTLS12(ch) {
+			t.Error("legacy_version 0x0302 taken for TLS 1.2")
+		}
+	})
+	refused := func(t *testing.T, c *Conn, in []byte) {
+		t.Helper()
+		res, err := c.Process(in, nil)
+		var ae *AlertError
+		if !errors.As(err, &ae) || ae.Alert != AlertProtocolVersion {
+			t.Fatalf("err %v, want protocol_version", err)
+		}
+		wantPlainAlert(t, res.Out, AlertProtocolVersion)
+	}
+	t.Run("tls11 refused", func(t *testing.T) { refused(t, NewServer(cfg(true)), hello11) })
+	t.Run("handoff off", func(t *testing.T) { refused(t, NewServer(cfg(false)), hello12) })
+	t.Run("tls13 unchanged", func(t *testing.T) {
+		c := NewServer(cfg(true))
+		res, err := c.Process(hello13, nil)
+		if err != nil || res.Consumed != len(hello13) {
+			t.Fatalf("Process: %v, consumed %d of %d", err, res.Consumed, len(hello13))
+		}
+		wantServerHello(t, res.Out)
+	})
+}
+
+func TestLegacyHandoffNeedsEMS(t *testing.T) {
+	rec := goHelloRecord(t, tls.VersionTLS12, tls.VersionTLS12)
+	h := splitHello(t, rec[recordHeaderLen:]).without(t, extExtendedMasterSecret)
+	cfg := staticConfig(testCert)
+	cfg.LegacyHandoff = true
+	res, err := NewServer(cfg).Process(helloRecord(h.bytes()), nil)
+	var ae *AlertError
+	if !errors.As(err, &ae) || ae.Alert != AlertHandshakeFailure {
+		t.Fatalf("err %v, want handshake_failure", err)
+	}
+	wantPlainAlert(t, res.Out, AlertHandshakeFailure)
+}
