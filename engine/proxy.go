@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net"
 	"runtime"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -96,10 +95,8 @@ type ProxyConfig struct {
 // ProxyServer is a running inspecting proxy. Its methods are safe for
 // concurrent use.
 type ProxyServer struct {
-	addr    string
 	handler *proxyHandler
-	done    chan struct{}
-	runErr  error
+	run     *runner
 }
 
 // StartProxy starts the proxy and returns once it accepts connections.
@@ -138,7 +135,7 @@ func StartProxy(cfg ProxyConfig) (*ProxyServer, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := &proxyHandler{cfg: cfg, booted: make(chan struct{})}
+	h := &proxyHandler{cfg: cfg, run: newRunner()}
 	if cfg.SessionCacheSize > 0 {
 		h.sessions = utls.NewLRUClientSessionCache(cfg.SessionCacheSize)
 	}
@@ -153,54 +150,20 @@ func StartProxy(cfg ProxyConfig) (*ProxyServer, error) {
 		return nil, err
 	}
 	reportMemoryLock(cfg.Logger, h.loops.all)
-	s := &ProxyServer{handler: h, done: make(chan struct{})}
-	go func() {
-		defer close(s.done)
-		defer h.loops.close()
-		s.runErr = gnet.Run(h, "tcp://"+addr,
-			gnet.WithMulticore(true),
-			gnet.WithNumEventLoop(cfg.Loops),
-			gnet.WithReusePort(reusePort),
-			gnet.WithTicker(true),
-			gnet.WithTCPNoDelay(gnet.TCPNoDelay),
-			gnet.WithLogger(gnetLogger{cfg.Logger}),
-		)
-	}()
-	select {
-	case <-h.booted:
-	case <-s.done:
-		return nil, fmt.Errorf("engine: listening on %s: %w", addr, s.runErr)
-	}
-	s.addr, err = boundAddr(h.engine)
-	if err != nil {
-		_ = s.Stop(context.Background())
+	if err := h.run.start(h, addr, cfg.Loops, reusePort, cfg.Logger, h.loops.close); err != nil {
 		return nil, err
 	}
-	return s, nil
+	return &ProxyServer{handler: h, run: h.run}, nil
 }
 
 // Addr is the proxy's listening address.
-func (s *ProxyServer) Addr() string { return s.addr }
+func (s *ProxyServer) Addr() string { return s.run.addr }
 
 // Open reports how many client connections are open.
 func (s *ProxyServer) Open() int { return int(s.handler.open.Load()) }
 
 // Stop closes the listener and every connection and waits for the loops.
-func (s *ProxyServer) Stop(ctx context.Context) error {
-	var err error
-	s.handler.stopOnce.Do(func() {
-		err = s.handler.engine.Stop(ctx)
-		if err == nil {
-			select {
-			case <-s.done:
-				err = s.runErr
-			case <-ctx.Done():
-				err = ctx.Err()
-			}
-		}
-	})
-	return err
-}
+func (s *ProxyServer) Stop(ctx context.Context) error { return s.run.stop(ctx) }
 
 // Drain stops taking new connections (they get 503), lets open ones
 // finish until ctx is done, and then stops the proxy, closing what is left.
@@ -223,18 +186,13 @@ func (s *ProxyServer) Drain(ctx context.Context) error {
 }
 
 // Wait blocks until the proxy stops.
-func (s *ProxyServer) Wait() error {
-	<-s.done
-	return s.runErr
-}
+func (s *ProxyServer) Wait() error { return s.run.wait() }
 
 type proxyHandler struct {
 	gnet.BuiltinEventEngine
 	cfg       ProxyConfig
 	loops     loops
-	engine    gnet.Engine
-	booted    chan struct{}
-	stopOnce  sync.Once
+	run       *runner
 	open      atomic.Int64
 	draining  atomic.Bool
 	sessions  utls.ClientSessionCache
@@ -242,8 +200,7 @@ type proxyHandler struct {
 }
 
 func (h *proxyHandler) OnBoot(eng gnet.Engine) gnet.Action {
-	h.engine = eng
-	close(h.booted)
+	h.run.boot(eng)
 	return gnet.None
 }
 

@@ -61,11 +61,9 @@ const maxPendingOutput = 1 << 20
 // TerminateServer is a running `edge terminate`. Its methods are safe for
 // concurrent use.
 type TerminateServer struct {
-	addr    string
 	cert    *tlsmitm.Certificate
 	handler *terminateHandler
-	done    chan struct{} // closed when gnet.Run returns
-	runErr  error         // what gnet.Run returned; read after done
+	run     *runner
 }
 
 // StartTerminate starts serving and returns once the listener accepts.
@@ -97,7 +95,7 @@ func StartTerminate(cfg TerminateConfig) (*TerminateServer, error) {
 	if cfg.KeyMemory <= 0 {
 		cfg.KeyMemory = secmem.DefaultSize
 	}
-	h := &terminateHandler{cfg: cfg, booted: make(chan struct{})}
+	h := &terminateHandler{cfg: cfg, run: newRunner()}
 	base := &tlsmitm.Config{
 		GetCertificate: func(*tlsmitm.ClientHello) (*tlsmitm.Certificate, error) { return cert, nil },
 		NextProtos:     []string{"http/1.1", "http/1.0"},
@@ -110,33 +108,16 @@ func StartTerminate(cfg TerminateConfig) (*TerminateServer, error) {
 		return nil, err
 	}
 	reportMemoryLock(cfg.Logger, h.loops.all)
-	s := &TerminateServer{cert: cert, handler: h, done: make(chan struct{})}
-	go func() {
-		defer close(s.done)
-		defer h.loops.close()
+	cleanup := func() {
+		h.loops.close()
 		if base.Tickets != nil {
-			defer base.Tickets.Close() // zeroes the ticket keys
+			base.Tickets.Close() // zeroes the ticket keys
 		}
-		s.runErr = gnet.Run(h, "tcp://"+addr,
-			gnet.WithMulticore(true),
-			gnet.WithNumEventLoop(cfg.Loops),
-			gnet.WithReusePort(reusePort),
-			gnet.WithTicker(true),
-			gnet.WithTCPNoDelay(gnet.TCPNoDelay),
-			gnet.WithLogger(gnetLogger{cfg.Logger}),
-		)
-	}()
-	select {
-	case <-h.booted:
-	case <-s.done:
-		return nil, fmt.Errorf("engine: listening on %s: %w", addr, s.runErr)
 	}
-	s.addr, err = boundAddr(h.engine)
-	if err != nil {
-		_ = s.Stop(context.Background())
+	if err := h.run.start(h, addr, cfg.Loops, reusePort, cfg.Logger, cleanup); err != nil {
 		return nil, err
 	}
-	return s, nil
+	return &TerminateServer{cert: cert, handler: h, run: h.run}, nil
 }
 
 // resolveListenAddr turns port 0 into a concrete free port: with
@@ -160,34 +141,17 @@ func resolveListenAddr(addr string) (string, bool, error) {
 }
 
 // Addr is the address the server listens on.
-func (s *TerminateServer) Addr() string { return s.addr }
+func (s *TerminateServer) Addr() string { return s.run.addr }
 
 // Certificate is the certificate the server presents.
 func (s *TerminateServer) Certificate() *tlsmitm.Certificate { return s.cert }
 
 // Stop closes the listener and every connection, and waits for the loops
 // to end.
-func (s *TerminateServer) Stop(ctx context.Context) error {
-	var err error
-	s.handler.stopOnce.Do(func() {
-		err = s.handler.engine.Stop(ctx)
-		if err == nil {
-			select {
-			case <-s.done:
-				err = s.runErr
-			case <-ctx.Done():
-				err = ctx.Err()
-			}
-		}
-	})
-	return err
-}
+func (s *TerminateServer) Stop(ctx context.Context) error { return s.run.stop(ctx) }
 
 // Wait blocks until the server stops and returns why.
-func (s *TerminateServer) Wait() error {
-	<-s.done
-	return s.runErr
-}
+func (s *TerminateServer) Wait() error { return s.run.wait() }
 
 // connState is one client connection. It is touched only on its loop.
 type connState struct {
@@ -205,19 +169,16 @@ type connState struct {
 
 type terminateHandler struct {
 	gnet.BuiltinEventEngine
-	cfg      TerminateConfig
-	loops    loops
-	engine   gnet.Engine
-	booted   chan struct{}
-	stopOnce sync.Once
+	cfg   TerminateConfig
+	loops loops
+	run   *runner
 	// The TLS 1.2 hand-off's crypto/tls config (legacy.go).
 	legacyOnce sync.Once
 	legacyCfg  *tls.Config
 }
 
 func (h *terminateHandler) OnBoot(eng gnet.Engine) gnet.Action {
-	h.engine = eng
-	close(h.booted)
+	h.run.boot(eng)
 	return gnet.None
 }
 
