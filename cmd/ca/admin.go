@@ -71,11 +71,10 @@ func (c *cli) orgCreate(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	cl, err := c.client()
+	cl, ctx, cancel, err := c.call(ctx)
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(ctx, callTimeout)
 	defer cancel()
 	o, err := cl.CreateOrg(ctx, api.CreateOrgRequest{ID: pos[0], Name: *name, PrivateOnly: *privateOnly, FailMode: *failMode})
 	if err != nil {
@@ -91,11 +90,10 @@ func (c *cli) orgList(ctx context.Context, args []string) error {
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
-	cl, err := c.client()
+	cl, ctx, cancel, err := c.call(ctx)
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(ctx, callTimeout)
 	defer cancel()
 	orgs, err := cl.Orgs(ctx)
 	if err != nil {
@@ -115,11 +113,10 @@ func (c *cli) orgShow(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	cl, err := c.client()
+	cl, ctx, cancel, err := c.call(ctx)
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(ctx, callTimeout)
 	defer cancel()
 	o, err := cl.Org(ctx, pos[0])
 	if err != nil {
@@ -171,11 +168,10 @@ func (c *cli) orgSet(ctx context.Context, args []string) error {
 	default:
 		return usagef("org set needs -private-only=true or -private-only=false")
 	}
-	cl, err := c.client()
+	cl, ctx, cancel, err := c.call(ctx)
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(ctx, callTimeout)
 	defer cancel()
 	o, err := cl.SetPrivateOnly(ctx, pos[0], v)
 	if err != nil {
@@ -193,11 +189,10 @@ func (c *cli) orgIssue(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	cl, err := c.client()
+	cl, ctx, cancel, err := c.call(ctx)
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(ctx, callTimeout)
 	defer cancel()
 	in, err := cl.IssueIntermediate(ctx, pos[0], *alg)
 	if err != nil {
@@ -224,11 +219,10 @@ func (c *cli) orgCSR(ctx context.Context, args []string) error {
 	if *out == "" {
 		return usagef("org csr needs -out FILE for the CSR")
 	}
-	cl, err := c.client()
+	cl, ctx, cancel, err := c.call(ctx)
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(ctx, callTimeout)
 	defer cancel()
 	res, err := cl.RequestCSR(ctx, pos[0], *alg)
 	if err != nil {
@@ -261,11 +255,10 @@ func (c *cli) orgUpload(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	cl, err := c.client()
+	cl, ctx, cancel, err := c.call(ctx)
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(ctx, callTimeout)
 	defer cancel()
 	in, err := cl.Upload(ctx, pos[0], string(certPEM), string(chainPEM))
 	if err != nil {
@@ -283,11 +276,10 @@ func (c *cli) orgRotate(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	cl, err := c.client()
+	cl, ctx, cancel, err := c.call(ctx)
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(ctx, callTimeout)
 	defer cancel()
 	in, err := cl.Rotate(ctx, pos[0])
 	if err != nil {
@@ -320,11 +312,10 @@ func (c *cli) revoke(ctx context.Context, args []string) error {
 	if (*serial == "") == !*intermediate {
 		return usagef("revoke needs either -serial HEX or -intermediate")
 	}
-	cl, err := c.client()
+	cl, ctx, cancel, err := c.call(ctx)
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(ctx, callTimeout)
 	defer cancel()
 	if *intermediate {
 		if _, err := cl.RevokeIntermediate(ctx, pos[0], *reason); err != nil {
@@ -356,11 +347,10 @@ func (c *cli) edgeList(ctx context.Context, args []string) error {
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
-	cl, err := c.client()
+	cl, ctx, cancel, err := c.call(ctx)
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(ctx, callTimeout)
 	defer cancel()
 	edges, err := cl.Edges(ctx)
 	if err != nil {
@@ -388,11 +378,10 @@ func (c *cli) audit(ctx context.Context, args []string) error {
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
-	cl, err := c.client()
+	cl, ctx, cancel, err := c.call(ctx)
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(ctx, callTimeout)
 	defer cancel()
 	tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "SEQ\tTIME\tACTOR\tACTION\tORG\tKEY\tDETAIL")
@@ -469,11 +458,10 @@ func (c *cli) root(ctx context.Context, args []string) error {
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
-	cl, err := c.client()
+	cl, ctx, cancel, err := c.call(ctx)
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(ctx, callTimeout)
 	defer cancel()
 	pemBytes, err := cl.Root(ctx)
 	if err != nil {

@@ -234,6 +234,17 @@ start it with:   ca serve -config %s
 }
 
 // client returns the admin API client the global flags describe.
+// call makes the admin API client for one command and a context that
+// bounds its request by callTimeout.
+func (c *cli) call(ctx context.Context) (*api.Client, context.Context, context.CancelFunc, error) {
+	cl, err := c.client()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, callTimeout)
+	return cl, ctx, cancel, nil
+}
+
 func (c *cli) client() (*api.Client, error) {
 	if c.g.admin != "" {
 		if c.g.tokenFile == "" {
