@@ -188,7 +188,7 @@ func (pc *proxyConn) logEntry(method, url string, status int, in, out int64, sta
 	}
 	if pc.tls != nil {
 		st := pc.tls.State()
-		e.TLSClient = accesslog.TLSInfo{Version: st.Version, Suite: st.CipherSuite, JA4: pc.ja4}
+		e.TLSClient = accesslog.TLSInfo{Version: st.Version, Suite: st.CipherSuite, JA4: pc.ja4, Resumed: st.DidResume}
 	}
 	pc.h.cfg.AccessLog.Log(&e)
 }

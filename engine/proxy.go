@@ -90,6 +90,9 @@ type ProxyConfig struct {
 	// SessionCacheSize bounds upstream TLS session resumption (per origin);
 	// zero turns it off.
 	SessionCacheSize int
+	// NoTickets turns off session resumption for clients: no session
+	// tickets are issued, and every client handshake is a full one.
+	NoTickets bool
 }
 
 // ProxyServer is a running inspecting proxy. Its methods are safe for
@@ -145,12 +148,26 @@ func StartProxy(cfg ProxyConfig) (*ProxyServer, error) {
 	}
 	// The client side's certificate is always chosen later: the callback
 	// only parks the handshake until the origin has answered.
-	base := &tlsmitm.Config{GetCertificate: func(*tlsmitm.ClientHello) (*tlsmitm.Certificate, error) { return nil, nil }}
+	// A resumable hello parks as well (ParkResumed): the origin must be
+	// reached and checked before any client handshake completes.
+	base := &tlsmitm.Config{
+		GetCertificate: func(*tlsmitm.ClientHello) (*tlsmitm.Certificate, error) { return nil, nil },
+		ParkResumed:    true,
+	}
+	if !cfg.NoTickets {
+		base.Tickets = tlsmitm.NewTicketKeys(time.Hour)
+	}
 	if err := h.loops.prepare(cfg.Loops, base, cfg.KeyMemory); err != nil {
 		return nil, err
 	}
 	reportMemoryLock(cfg.Logger, h.loops.all)
-	if err := h.run.start(h, addr, cfg.Loops, reusePort, cfg.Logger, h.loops.close); err != nil {
+	cleanup := func() {
+		h.loops.close()
+		if base.Tickets != nil {
+			base.Tickets.Close() // zeroes the ticket keys
+		}
+	}
+	if err := h.run.start(h, addr, cfg.Loops, reusePort, cfg.Logger, cleanup); err != nil {
 		return nil, err
 	}
 	return &ProxyServer{handler: h, run: h.run}, nil

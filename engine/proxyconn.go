@@ -174,6 +174,9 @@ func (pc *proxyConn) readRequest(in []byte) int {
 	default:
 		pc.st = stHello
 		pc.tls = tlsmitm.NewServer(pc.ls.tls)
+		// A session resumes only within the organisation whose leaf
+		// authenticated it.
+		pc.tls.SetSessionContext([]byte(pc.org))
 		pc.cs.deadline = time.Now().Add(pc.h.cfg.HandshakeTimeout)
 	}
 	_, _ = pc.gc.Write([]byte("HTTP/1.1 200 Connection established\r\n\r\n"))
@@ -421,7 +424,31 @@ func (pc *proxyConn) upstreamArrived(r upstreamReady) {
 			_ = pc.tls.SetNegotiatedProtocol("http/1.1")
 		}
 	}
+	if pc.tls.Resumable() && issuer != pc.h.untrusted {
+		// The client holds a session this org's leaf for this name
+		// authenticated: no leaf is needed. A pass-on of an invalid
+		// origin must show the client an untrusted leaf, so it never
+		// resumes.
+		pc.resumeClient()
+		return
+	}
 	pc.mintAndAnswer(issuer, origin)
+}
+
+// resumeClient completes a resumable client handshake without a leaf.
+func (pc *proxyConn) resumeClient() {
+	out, err := pc.tls.Resume(pc.ls.out[:0])
+	pc.flushOut(out)
+	if err != nil {
+		pc.logTLSFailure(err)
+		pc.finish()
+		return
+	}
+	clientResumptions.Inc()
+	pc.st = stHandshake
+	if pc.gc.InboundBuffered() > 0 {
+		pc.onTraffic() // the client may have sent its Finished already
+	}
 }
 
 func containsProto(list []string, p string) bool {

@@ -276,6 +276,9 @@ func (h *terminateHandler) OnTraffic(c gnet.Conn) gnet.Action {
 			return h.legacyTraffic(c, cs)
 		case tlsmitm.EventHandshakeDone:
 			handshakesDone.Inc()
+			if cs.tls.State().DidResume {
+				clientResumptions.Inc()
+			}
 			cs.deadline = time.Now().Add(h.cfg.IdleTimeout)
 		case tlsmitm.EventData:
 			cs.deadline = time.Now().Add(h.cfg.IdleTimeout)

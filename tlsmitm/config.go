@@ -56,6 +56,13 @@ type Config struct {
 	TicketLifetime time.Duration
 	// Now is the clock for ticket ages; nil means time.Now.
 	Now func() time.Time
+	// ParkResumed: a handshake that could resume from a ticket is left
+	// pending too (EventPending, with Conn.Resumable true), so the caller
+	// can do its own work before the server answers. It then goes on with
+	// Conn.Resume, or with Conn.SetCertificate, which declines the ticket
+	// and makes a full handshake (RFC 8446 §4.2.11: the server may ignore
+	// a PSK it could use). Without it a resumable hello resumes at once.
+	ParkResumed bool
 
 	// LegacyHandoff: a first ClientHello that offers TLS 1.2 but not TLS
 	// 1.3 makes Process report EventLegacy, consuming nothing and sending

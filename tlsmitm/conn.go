@@ -108,6 +108,8 @@ type Conn struct {
 	resumed     bool
 	pskIdentity uint16
 	binderHash  [maxHashLen]byte // Transcript-Hash(Truncate(ClientHello))
+	// sessionCtx is SHA-256 of SetSessionContext's bytes; empty: none.
+	sessionCtx []byte
 }
 
 // scratchpad holds a handshake's short-lived public values. They sit in

@@ -276,9 +276,10 @@ func callbackAlert(err error) *AlertError {
 	return alertf(AlertHandshakeFailure, "no certificate: "+err.Error())
 }
 
-// SetCertificate resumes a handshake that GetCertificate left pending and
-// appends the server's flight to out. A nil cert aborts with
-// handshake_failure.
+// SetCertificate resumes a handshake that GetCertificate (or
+// Config.ParkResumed) left pending and appends the server's flight to out.
+// A nil cert aborts with handshake_failure. On a resumable handshake it
+// declines the ticket: the handshake is a full one with cert.
 func (c *Conn) SetCertificate(cert *Certificate, out []byte) ([]byte, error) {
 	if c.err != nil {
 		return out, c.err
@@ -289,6 +290,14 @@ func (c *Conn) SetCertificate(cert *Certificate, out []byte) ([]byte, error) {
 	if cert == nil {
 		return c.Abort(out, AlertHandshakeFailure, "no certificate for this server name")
 	}
+	if c.resumed {
+		c.declineResumption() // Config.ParkResumed: a certificate means a full handshake
+	}
+	return c.continueFlight(cert, out)
+}
+
+// continueFlight sends the server's flight of a pending handshake.
+func (c *Conn) continueFlight(cert *Certificate, out []byte) ([]byte, error) {
 	next, out, err := c.sendServerFlight(cert, out)
 	if err != nil {
 		res, ferr := c.fail(Result{Out: out}, err)

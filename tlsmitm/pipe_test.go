@@ -42,7 +42,11 @@ func staticConfig(cert *Certificate) *Config {
 // serveEcho drives a Conn over a net.Conn the way an event loop would:
 // read what arrived, process it, write what came out. Application data is
 // echoed back. It returns the first error, or nil at close_notify or EOF.
-func serveEcho(nc net.Conn, c *Conn) error {
+func serveEcho(nc net.Conn, c *Conn) error { return serveEchoWith(nc, c, nil) }
+
+// serveEchoWith is serveEcho with an answer to EventPending: pending
+// appends the server's flight (SetCertificate, Resume) to out.
+func serveEchoWith(nc net.Conn, c *Conn, pending func(c *Conn, out []byte) ([]byte, error)) error {
 	in := make([]byte, 0, 64<<10)
 	var out []byte
 	buf := make([]byte, 32<<10)
@@ -55,6 +59,10 @@ func serveEcho(nc net.Conn, c *Conn) error {
 			out = res.Out
 			if res.Event == EventData {
 				out, _ = c.Seal(out, res.Data)
+			}
+			if res.Event == EventPending && pending != nil && err == nil {
+				out, err = pending(c, out)
+				res.Event = EventNeedMore
 			}
 			if len(out) > 0 {
 				if _, werr := nc.Write(out); werr != nil && err == nil {

@@ -1,6 +1,7 @@
 package tlsmitm
 
 import (
+	"crypto/sha256"
 	"encoding/binary"
 	"io"
 	"slices"
@@ -86,11 +87,54 @@ func (c *Conn) resumeOrCertificate(out []byte) (state, []byte, *AlertError) {
 		return nil, out, err
 	}
 	if ok {
+		if c.cfg.ParkResumed {
+			return awaitCertificate{}, out, nil // Resume or SetCertificate goes on
+		}
 		// The certificate callback is not consulted: the session was
 		// authenticated by the handshake that issued the ticket.
 		return c.sendServerFlight(resumedCert, out)
 	}
 	return c.askCertificate(out)
+}
+
+// Resumable reports whether a pending handshake (Config.ParkResumed) can
+// resume the session of a ticket the client offered: its binder verified.
+func (c *Conn) Resumable() bool {
+	_, pending := c.st.(awaitCertificate)
+	return pending && c.resumed
+}
+
+// Resume goes on with a handshake parked by Config.ParkResumed, resuming
+// the session, and appends the server's flight to out.
+func (c *Conn) Resume(out []byte) ([]byte, error) {
+	if c.err != nil {
+		return out, c.err
+	}
+	if !c.Resumable() {
+		return out, alertf(AlertInternalError, "Resume without a pending resumable handshake")
+	}
+	return c.continueFlight(resumedCert, out)
+}
+
+// declineResumption turns a resumable pending handshake into a full one:
+// the ServerHello will carry no pre_shared_key, so the client runs the
+// full handshake on the same ClientHello (RFC 8446 §4.2.11), and the early
+// secret is the PSK-less one again.
+func (c *Conn) declineResumption() {
+	c.resumed = false
+	c.pskIdentity = 0
+	c.sched.pskEarly = false
+	clear(c.sched.secret[:])
+}
+
+// SetSessionContext ties the tickets this connection issues, and any it
+// resumes, to ctx: a ticket resumes only on a connection given the same
+// context. The proxy passes the organisation, so a session authenticated
+// under one organisation's certificate never resumes under another's.
+// Call it before the first Process.
+func (c *Conn) SetSessionContext(ctx []byte) {
+	sum := sha256.Sum256(ctx)
+	c.sessionCtx = sum[:]
 }
 
 // resumedCert stands in for the certificate of a resumed handshake.
@@ -140,8 +184,9 @@ func (c *Conn) tryResume() (bool, *AlertError) {
 			age >= -skew && age <= lifetime &&
 			// §8.3: the client's view of the age must match ours.
 			clientAge <= lifetime+skew && clientAge-age <= skew && age-clientAge <= skew &&
-			// The session authenticated this name, and no other.
-			string(t.sni) == ch.ServerName
+			// The session authenticated this name, and no other, in
+			// this context (SetSessionContext).
+			string(t.sni) == ch.ServerName && string(t.ctx) == string(c.sessionCtx)
 		if ok {
 			c.sched.pskEarlySecret(t.psk)
 		}
@@ -221,6 +266,7 @@ func (c *Conn) sendSessionTicket(out []byte) ([]byte, *AlertError) {
 		psk:      km.psk[:n],
 		sni:      []byte(c.hello.ServerName),
 		alpn:     []byte(c.alpn),
+		ctx:      c.sessionCtx,
 	})
 	m, ok := tk.seal(m, start)
 	if !ok {

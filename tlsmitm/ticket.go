@@ -20,15 +20,17 @@ import (
 // as associated data. The plaintext is
 //
 //	version u16 | cipher suite u16 | created (Unix ms) u64 | lifetime (s) u32 |
-//	age_add u32 | PSK <1..255> | SNI <0..255> | ALPN <0..255>
+//	age_add u32 | PSK <1..255> | SNI <0..255> | ALPN <0..255> |
+//	session context <0..32> (SHA-256 of Conn.SetSessionContext's bytes)
 const (
 	ticketKeyIDLen  = 16
 	ticketNonceLen  = 12
 	ticketKeyLen    = 32
 	ticketHeaderLen = ticketKeyIDLen + ticketNonceLen
 	// maxTicketPlain bounds the plaintext: the fixed fields, a PSK, an SNI
-	// and an ALPN protocol of at most 255 bytes each.
-	maxTicketPlain = 20 + 3 + maxHashLen + 255 + 255
+	// and an ALPN protocol of at most 255 bytes each, and a context hash.
+	maxTicketPlain = 20 + 4 + maxHashLen + 255 + 255 + sha256Len
+	sha256Len      = 32
 	maxTicketLen   = ticketHeaderLen + maxTicketPlain + aeadTagLen
 
 	// DefaultTicketLifetime is the lifetime of a ticket when
@@ -221,8 +223,8 @@ func (tk *TicketKeys) open(dst, ticket []byte) ([]byte, bool) {
 	return plain, true
 }
 
-// ticketState is the content of an opened ticket. psk, sni and alpn alias
-// the plaintext.
+// ticketState is the content of an opened ticket. psk, sni, alpn and ctx
+// alias the plaintext.
 type ticketState struct {
 	version  uint16
 	suite    uint16
@@ -232,6 +234,7 @@ type ticketState struct {
 	psk      []byte
 	sni      []byte
 	alpn     []byte
+	ctx      []byte
 }
 
 func appendTicketState(b []byte, t *ticketState) []byte {
@@ -245,7 +248,9 @@ func appendTicketState(b []byte, t *ticketState) []byte {
 	b = append(b, byte(len(t.sni)))
 	b = append(b, t.sni...)
 	b = append(b, byte(len(t.alpn)))
-	return append(b, t.alpn...)
+	b = append(b, t.alpn...)
+	b = append(b, byte(len(t.ctx)))
+	return append(b, t.ctx...)
 }
 
 // parseTicketState reads an opened ticket's plaintext.
@@ -260,7 +265,8 @@ func parseTicketState(b []byte) (ticketState, bool) {
 	t.psk = r.vec8()
 	t.sni = r.vec8()
 	t.alpn = r.vec8()
-	if !r.ok || !r.empty() || len(t.psk) == 0 {
+	t.ctx = r.vec8()
+	if !r.ok || !r.empty() || len(t.psk) == 0 || (len(t.ctx) != 0 && len(t.ctx) != sha256Len) {
 		return ticketState{}, false
 	}
 	t.created = int64(uint64(binary.BigEndian.Uint32(hi))<<32 | uint64(binary.BigEndian.Uint32(lo)))

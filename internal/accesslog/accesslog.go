@@ -48,6 +48,9 @@ type TLSInfo struct {
 	Version uint16 // tls.VersionTLS13, …; 0 when unknown
 	Suite   uint16 // tls.TLS_AES_128_GCM_SHA256, …; 0 when unknown
 	JA4     string // the client's fingerprint; only for the client side
+	// Resumed: the client's handshake resumed a session from a ticket
+	// (RFC 8446 §2.2); only for the client side.
+	Resumed bool
 }
 
 // Logger writes entries to an io.Writer, one Write per line. It is safe
@@ -152,6 +155,9 @@ func appendTLS(dst []byte, t *TLSInfo, ja4 bool) []byte {
 	dst = appendName(dst, suiteNames, t.Suite)
 	if ja4 {
 		dst = appendField(dst, "ja4", t.JA4)
+		if t.Resumed {
+			dst = append(dst, `,"resumed":true`...)
+		}
 	}
 	return append(dst, '}')
 }
