@@ -18,14 +18,11 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"strings"
 	"syscall"
 	"time"
-
-	"github.com/VictoriaMetrics/metrics"
 
 	"github.com/lucid-edge/lucid/engine"
 	"github.com/lucid-edge/lucid/tlsmitm"
@@ -66,12 +63,16 @@ func terminate(args []string) error {
 	keyFile := fs.String("key", "", "PEM private key for -cert")
 	loops := fs.Int("loops", 0, "event loops (default: one per CPU)")
 	admin := fs.String("admin", "", "address for /metrics (default: none)")
+	pprof := fs.Bool("pprof", false, "serve Go's profiles under /debug/pprof/ on -admin")
 	verbose := fs.Bool("v", false, "log every refused connection")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if (*certFile == "") != (*keyFile == "") {
 		return errors.New("-cert and -key go together")
+	}
+	if *pprof && *admin == "" {
+		return errors.New("-pprof serves on the -admin address: give -admin too")
 	}
 	level := slog.LevelWarn
 	if *verbose {
@@ -92,7 +93,7 @@ func terminate(args []string) error {
 		return err
 	}
 	if *admin != "" {
-		if err := serveMetrics(*admin, logger); err != nil {
+		if _, err := serveAdmin(*admin, logger, nil, *pprof); err != nil {
 			_ = srv.Stop(context.Background())
 			return err
 		}
@@ -140,23 +141,4 @@ func loadCertificate(certFile, keyFile string) (*tlsmitm.Certificate, error) {
 		return nil, errors.New("loading -key: the key cannot sign")
 	}
 	return &tlsmitm.Certificate{Chain: pair.Certificate, PrivateKey: signer}, nil
-}
-
-func serveMetrics(addr string, logger *slog.Logger) error {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return fmt.Errorf("admin listener: %w", err)
-	}
-	mux := http.NewServeMux()
-	mux.HandleFunc("/metrics", func(w http.ResponseWriter, _ *http.Request) {
-		metrics.WritePrometheus(w, true)
-	})
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	go func() {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			logger.Error("admin server stopped", "err", err)
-		}
-	}()
-	fmt.Printf("lucid: metrics at http://%s/metrics\n", ln.Addr())
-	return nil
 }

@@ -143,6 +143,7 @@ func TestTerminateRefusesBadFlags(t *testing.T) {
 	bin := buildEdge(t)
 	for _, args := range [][]string{
 		{"terminate", "-cert", "x.pem"},
+		{"terminate", "-pprof"}, // without -admin
 		{"terminate", "-cert", "/nonexistent.pem", "-key", "/nonexistent.key"},
 		{"serve"},
 	} {
@@ -153,5 +154,48 @@ func TestTerminateRefusesBadFlags(t *testing.T) {
 		if len(out) == 0 {
 			t.Errorf("edge %v said nothing about why it failed", args)
 		}
+	}
+}
+
+func httpStatus(t *testing.T, url string) (int, string) {
+	t.Helper()
+	var resp *http.Response
+	var err error
+	for range 50 { // the admin listener starts just after the TLS one
+		if resp, err = http.Get(url); err == nil {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body)
+}
+
+// Go's profiles are on the admin listener only when asked for.
+func TestTerminateAdminProfiles(t *testing.T) {
+	bin := buildEdge(t)
+	for _, pprof := range []bool{false, true} {
+		admin := freeAddr(t)
+		args := []string{"-admin", admin}
+		if pprof {
+			args = append(args, "-pprof")
+		}
+		addr, stop := startEdge(t, bin, args...)
+		get(t, addr, nil, true)
+		if code, body := httpStatus(t, "http://"+admin+"/metrics"); code != 200 || !strings.Contains(body, "lucid_tls_handshakes_total 1") {
+			t.Fatalf("/metrics: %d\n%s", code, body)
+		}
+		code, body := httpStatus(t, "http://"+admin+"/debug/pprof/")
+		if pprof && (code != 200 || !strings.Contains(body, "goroutine")) {
+			t.Fatalf("-pprof: /debug/pprof/ answered %d", code)
+		}
+		if !pprof && code != 404 {
+			t.Fatalf("without -pprof: /debug/pprof/ answered %d, want 404", code)
+		}
+		stop()
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	httppprof "net/http/pprof"
 	"os"
 	"os/signal"
 	"strconv"
@@ -81,7 +82,7 @@ func proxy(args []string) error {
 				return errors.New("stopping")
 			}
 			return nil
-		})
+		}, cfg.AdminPprof)
 		if err != nil {
 			_ = srv.Stop(context.Background())
 			return err
@@ -329,8 +330,10 @@ func (l leafValidity) Issuer(ctx context.Context, org string) (*certcache.Issuer
 	return &capped, nil
 }
 
-// serveAdmin serves /metrics and /healthz on addr until Shutdown.
-func serveAdmin(addr string, logger *slog.Logger, healthy func() error) (*http.Server, error) {
+// serveAdmin serves /metrics on addr until Shutdown; /healthz too when
+// healthy is set, and with pprof Go's profiles under /debug/pprof/ (CPU,
+// heap, goroutines: for profiling a running edge, off by default).
+func serveAdmin(addr string, logger *slog.Logger, healthy func() error, pprof bool) (*http.Server, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("admin listener: %w", err)
@@ -339,21 +342,33 @@ func serveAdmin(addr string, logger *slog.Logger, healthy func() error) (*http.S
 	mux.HandleFunc("/metrics", func(w http.ResponseWriter, _ *http.Request) {
 		metrics.WritePrometheus(w, true)
 	})
-	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		if err := healthy(); err != nil {
-			w.WriteHeader(http.StatusServiceUnavailable)
-			fmt.Fprintln(w, err)
-			return
-		}
-		fmt.Fprintln(w, "ok")
-	})
+	served := "lucid: metrics at http://" + ln.Addr().String() + "/metrics"
+	if healthy != nil {
+		mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+			if err := healthy(); err != nil {
+				w.WriteHeader(http.StatusServiceUnavailable)
+				fmt.Fprintln(w, err)
+				return
+			}
+			fmt.Fprintln(w, "ok")
+		})
+		served += ", health at http://" + ln.Addr().String() + "/healthz"
+	}
+	if pprof {
+		mux.HandleFunc("/debug/pprof/", httppprof.Index)
+		mux.HandleFunc("/debug/pprof/cmdline", httppprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", httppprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", httppprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", httppprof.Trace)
+		served += ", profiles at http://" + ln.Addr().String() + "/debug/pprof/"
+	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			logger.Error("admin server stopped", "err", err)
 		}
 	}()
-	fmt.Printf("lucid: metrics at http://%s/metrics, health at http://%s/healthz\n", ln.Addr(), ln.Addr())
+	fmt.Println(served)
 	return srv, nil
 }

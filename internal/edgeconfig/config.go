@@ -4,6 +4,7 @@
 //
 //	listen: 127.0.0.1:3128          # the explicit proxy
 //	admin: 127.0.0.1:9090           # /metrics and /healthz; "" turns it off
+//	admin_pprof: false              # Go's profiles under /debug/pprof/ on admin (for profiling)
 //	loops: 0                        # event loops; 0 is one per CPU
 //	ca:
 //	  url: https://ca.example:8444  # the CA's key API; none means no keys, so no decryption
@@ -59,6 +60,7 @@ import (
 type Config struct {
 	Listen         string            `yaml:"listen"`
 	Admin          string            `yaml:"admin"`
+	AdminPprof     bool              `yaml:"admin_pprof"`
 	Loops          int               `yaml:"loops"`
 	CA             CA                `yaml:"ca"`
 	Users          []User            `yaml:"users"`

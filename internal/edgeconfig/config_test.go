@@ -224,6 +224,8 @@ func TestParseErrors(t *testing.T) {
 			[]string{`hosts["*.x"] (line 3): "*.x" is not a host name`, `hosts["a.test"] (line 4): "localhost:80" is not ip:port`, `hosts["b.test"] (line 5): "127.0.0.1" is not ip:port`, `hosts["1.2.3.4"] (line 6): "1.2.3.4" is not a host name`}},
 		{"bad addresses", "orgs: [{id: a}]\nlisten: 3128\nadmin: example.com:80\n",
 			[]string{`listen (line 2): "3128" is not host:port`, `admin (line 3): "example.com:80": listen on an IP address`}},
+		{"pprof without admin", "orgs: [{id: a}]\nadmin: ''\nadmin_pprof: true\n",
+			[]string{"admin_pprof (line 3): profiles are served on admin, which is off"}},
 		{"ca without client cert", "orgs: [{id: a}]\nca: {url: https://ca.test}\n",
 			[]string{"ca.cert_file (line 2): required with ca.url", "ca.key_file (line 2): required with ca.url"}},
 		{"ca over http", "orgs: [{id: a}]\nca: {url: http://ca.test, cert_file: a, key_file: b}\n",
@@ -359,5 +361,21 @@ func TestEmptyConfig(t *testing.T) {
 	_, err := Parse(nil)
 	if err == nil || !strings.Contains(err.Error(), "orgs: give at least one") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestAdminPprofOffLoopbackWarns(t *testing.T) {
+	for addr, warn := range map[string]bool{"127.0.0.1:9090": false, "[::1]:9090": false, "localhost:9090": false, "0.0.0.0:9090": true} {
+		c, err := Parse([]byte("orgs: [{id: a}]\nadmin: '" + addr + "'\nadmin_pprof: true\n"))
+		if err != nil {
+			t.Fatalf("%s: %v", addr, err)
+		}
+		if !c.AdminPprof {
+			t.Fatalf("%s: admin_pprof not read", addr)
+		}
+		got := strings.Contains(strings.Join(c.Warnings, "\n"), "admin_pprof")
+		if got != warn {
+			t.Errorf("admin %s: pprof warning %v, want %v (%q)", addr, got, warn, c.Warnings)
+		}
 	}
 }

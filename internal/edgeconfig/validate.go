@@ -43,6 +43,13 @@ func (c *Config) Validate() error {
 	c.Warnings = nil
 	checkAddr(&p, "listen", c.Listen, false)
 	checkAddr(&p, "admin", c.Admin, true)
+	if c.AdminPprof {
+		if c.Admin == "" {
+			p.add("admin_pprof", "profiles are served on admin, which is off")
+		} else if !loopbackAddr(c.Admin) {
+			c.Warnings = append(c.Warnings, "admin_pprof: Go's profiles are served on "+c.Admin+", which is not loopback")
+		}
+	}
 	if c.Loops < 0 || c.Loops > maxLoops {
 		p.add("loops", "%d is not in 0-%d (0 is one per CPU)", c.Loops, maxLoops)
 	}
@@ -90,6 +97,19 @@ func checkAddr(p *problems, field, addr string, mayBeEmpty bool) {
 	if _, err := netip.ParseAddr(host); host != "" && host != "localhost" && err != nil {
 		p.add(field, "%q: listen on an IP address (or localhost)", addr)
 	}
+}
+
+// loopbackAddr reports whether host:port listens on loopback only.
+func loopbackAddr(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
 }
 
 func positive(p *problems, field string, d time.Duration) bool {
