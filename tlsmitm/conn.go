@@ -396,6 +396,7 @@ func (c *Conn) readHandshake(content []byte, out *[]byte) (Event, []byte, error)
 		}
 		if _, ok := next.(expectTraffic); ok && !c.complete {
 			c.complete = true
+			c.dropHandshakeState()
 			ev = EventHandshakeDone
 		}
 		if _, ok := next.(awaitCertificate); ok {
@@ -483,6 +484,27 @@ func (c *Conn) Release() {
 	if c.err == nil {
 		c.err = errReleased
 	}
+}
+
+// dropHandshakeState zeroes the secrets only the handshake needed (RFC
+// 8446 §7.1: the master and handshake traffic secrets; the application
+// traffic secrets stay for KeyUpdate) and lets go of its buffers, so an
+// idle connection holds its traffic keys and little else.
+func (c *Conn) dropHandshakeState() {
+	if km := c.sched.keyMaterial; km != nil {
+		clear(km.secret[:])
+		clear(km.clientHS[:])
+		clear(km.serverHS[:])
+		clear(km.finKey[:])
+		clear(km.finWant[:])
+	}
+	clear(c.scratch)
+	c.scratch = nil
+	if c.hsOff == len(c.hs) {
+		clear(c.hs)
+		c.hs, c.hsOff = nil, 0
+	}
+	c.transcript = nil
 }
 
 // wipe destroys the connection's keys; it is final.

@@ -133,7 +133,24 @@ func DialUpstream(ctx context.Context, conn net.Conn, cfg UpstreamConfig) (*Upst
 	res.DidResume = cs.DidResume
 	res.PeerCertificates = cs.PeerCertificates
 	res.VerifyErr = verifyOrigin(cs.PeerCertificates, verifyName, cfg.Roots)
+	forgetHandshake(uconn)
 	return res, nil
+}
+
+// forgetHandshake drops what uTLS keeps of a finished handshake: the key
+// share private keys (X25519, ML-KEM), the early and binder secrets, the
+// TLS 1.2 master secret and both hellos. The connection needs none of it
+// again (no renegotiation; tickets use the connection's own resumption
+// secret), and an idle relayed connection should hold its traffic keys and
+// little else. Nothing is zeroed here: those slices may be shared with the
+// session cache and the record layer (a TLS 1.2 master secret resumes
+// later sessions), so they are only let go.
+func forgetHandshake(uconn *utls.UConn) {
+	hs := &uconn.HandshakeState
+	hs.MasterSecret = nil
+	hs.Hello, hs.ServerHello = nil, nil
+	hs.State13 = utls.TLS13OnlyState{}
+	hs.State12 = utls.TLS12OnlyState{}
 }
 
 // handshake runs the uTLS handshake. uTLS guards some of its internal
