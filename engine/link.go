@@ -37,15 +37,25 @@ type link struct {
 	done    chan struct{}
 }
 
-// readChunk is how much the reader takes per credit.
-const readChunk = 16 << 10
+// readChunk is how much the reader takes per credit while the origin
+// streams. idleChunk is what it reads into after a short read: the reader
+// holds its buffer while it waits for the origin, which is most of the
+// time for most connections, so a waiting connection holds 2 KiB, not 16.
+// A read that fills it means data is flowing: the next is readChunk again.
+const (
+	readChunk = 16 << 10
+	idleChunk = 2 << 10
+)
+
+// linkQueue bounds the chunks of client bytes queued for the writer.
+const linkQueue = 64
 
 func newLink(pc *proxyConn, conn net.Conn, _ bool) *link {
 	l := &link{
 		pc:     pc,
 		conn:   conn,
 		credit: make(chan struct{}, 1),
-		queue:  make(chan []byte, 256),
+		queue:  make(chan []byte, linkQueue),
 		limit:  int64(pc.h.cfg.MaxBuffered),
 		done:   make(chan struct{}),
 	}
@@ -108,14 +118,20 @@ func (l *link) close() {
 }
 
 func (l *link) read() {
+	size := idleChunk
 	for {
 		select {
 		case <-l.credit:
 		case <-l.done:
 			return
 		}
-		buf := make([]byte, readChunk)
+		buf := make([]byte, size)
 		n, err := l.conn.Read(buf)
+		if n >= idleChunk {
+			size = readChunk
+		} else {
+			size = idleChunk
+		}
 		pc := l.pc
 		pc.post(func() { pc.fromUpstream(buf[:n], err) })
 		if err != nil {

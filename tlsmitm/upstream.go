@@ -54,14 +54,18 @@ type UpstreamConfig struct {
 	// cache (utls.NewLRUClientSessionCache) across connections.
 	//
 	// TLS 1.2 resumes whenever the client offers session_ticket. TLS 1.3
-	// needs a pre_shared_key extension, which a client only sends with a
-	// ticket of its own — never to Lucid, which issues none. So when the
+	// needs a pre_shared_key extension, which a client sends only with a
+	// ticket it holds; a ticket the client holds is Lucid's own, useless to
+	// the origin, so the client's extension is never forwarded. When the
 	// client offers psk_key_exchange_modes, DialUpstream appends a
 	// pre_shared_key extension that is sent only when the cache holds a
 	// ticket: the origin then sees the client's hello with the one extension
 	// the client itself sends on a return visit. A client that offers no
 	// psk_key_exchange_modes never resumes.
 	SessionCache utls.ClientSessionCache
+	// VerifyCache, when set, skips verifying a chain that verified for the
+	// same name recently (see VerifyCache); it must belong to Roots.
+	VerifyCache *VerifyCache
 }
 
 // UpstreamResult is an established connection to the origin.
@@ -132,7 +136,7 @@ func DialUpstream(ctx context.Context, conn net.Conn, cfg UpstreamConfig) (*Upst
 	res.CipherSuite = cs.CipherSuite
 	res.DidResume = cs.DidResume
 	res.PeerCertificates = cs.PeerCertificates
-	res.VerifyErr = verifyOrigin(cs.PeerCertificates, verifyName, cfg.Roots)
+	res.VerifyErr = verifyOrigin(cs.PeerCertificates, verifyName, cfg.Roots, cfg.VerifyCache)
 	forgetHandshake(uconn)
 	return res, nil
 }
@@ -370,20 +374,30 @@ func sniName(serverName string) string {
 
 // verifyOrigin verifies the origin's chain for name, a DNS name or an IP
 // address, with the intermediates the origin sent.
-func verifyOrigin(certs []*x509.Certificate, name string, roots *x509.CertPool) error {
+func verifyOrigin(certs []*x509.Certificate, name string, roots *x509.CertPool, cache *VerifyCache) error {
 	if len(certs) == 0 {
 		return errors.New("tlsmitm: origin sent no certificate")
 	}
 	if name == "" {
 		return errors.New("tlsmitm: no server name or IP address to verify the origin certificate for")
 	}
+	var key [32]byte
+	if cache != nil {
+		key = verifyCacheKey(certs, name)
+		if cache.known(key) {
+			return nil
+		}
+	}
 	intermediates := x509.NewCertPool()
 	for _, c := range certs[1:] {
 		intermediates.AddCert(c)
 	}
-	_, err := certs[0].Verify(x509.VerifyOptions{DNSName: name, Intermediates: intermediates, Roots: roots})
+	chains, err := certs[0].Verify(x509.VerifyOptions{DNSName: name, Intermediates: intermediates, Roots: roots})
 	if err != nil {
 		return fmt.Errorf("tlsmitm: origin certificate for %s: %w", name, err)
+	}
+	if cache != nil {
+		cache.add(key, chains[0])
 	}
 	return nil
 }
