@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"crypto/tls"
 	"errors"
 	"net"
 	"strconv"
@@ -90,12 +91,9 @@ func (pc *proxyConn) blockRequest(method, url, rule string) {
 	body := "Blocked by your organisation's policy (" + rule + ").\n"
 	resp := "HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\nContent-Length: " + strconv.Itoa(len(body)) +
 		"\r\nConnection: close\r\n\r\n" + body
-	out, _ := pc.tls.Seal(pc.ls.out[:0], []byte(resp))
-	out = pc.tls.CloseNotify(out)
-	pc.flushOut(out)
 	pc.logEntry(method, url, 403, 0, int64(len(resp)), time.Now(), "block", rule)
 	pathsBlocked.Inc()
-	pc.finish()
+	pc.closeWith([]byte(resp))
 }
 
 // inspectResponses frames the origin's HTTP/1.1 responses so each queued
@@ -186,7 +184,10 @@ func (pc *proxyConn) logEntry(method, url string, status int, in, out int64, sta
 		Decision: decision, Rule: rule, TLSUpstream: pc.upInfo,
 		UpstreamVerify: pc.upVerifyErr, Duration: time.Since(start),
 	}
-	if pc.tls != nil {
+	switch {
+	case pc.legacy != nil && pc.legacy.done:
+		e.TLSClient = accesslog.TLSInfo{Version: tls.VersionTLS12, Suite: pc.legacy.suite, JA4: pc.ja4}
+	case pc.tls != nil:
 		st := pc.tls.State()
 		e.TLSClient = accesslog.TLSInfo{Version: st.Version, Suite: st.CipherSuite, JA4: pc.ja4, Resumed: st.DidResume}
 	}

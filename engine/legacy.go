@@ -25,7 +25,8 @@ import (
 // secret). The connection is then handed to crypto/tls, run by a goroutine
 // of its own over a legacyConn: the loop pushes what the client sends into
 // a bounded queue and never blocks; the goroutine's writes go out through
-// gnet's AsyncWrite.
+// gnet's AsyncWrite. `edge terminate` answers the requests itself
+// (serveLegacy below); the inspecting proxy relays them (proxylegacy.go).
 
 // legacyQueue bounds the chunks of client input waiting for the
 // goroutine; legacyChunk bounds one chunk. When the queue is full the loop
@@ -76,7 +77,10 @@ func legacyTLSConfig(cert *tlsmitm.Certificate) *tls.Config {
 
 // legacyConn is the net.Conn crypto/tls runs over: Read takes what the
 // loop pushed, Write hands bytes to gnet's AsyncWrite, Close closes the
-// gnet connection. Deadlines are a timer that closes it.
+// gnet connection. Deadlines are a timer that closes it. Read, Write, Close
+// and shut are safe from any goroutine; push and feed run on the loop. The
+// proxy sets no deadline and never calls Close: its loop ends the
+// connection itself.
 type legacyConn struct {
 	gc gnet.Conn
 	// The addresses, read on the loop: gnet clears its own on close.
@@ -114,6 +118,30 @@ func (lc *legacyConn) push(in []byte) int {
 		n += len(chunk)
 	}
 	return n
+}
+
+// feed runs on the loop: it moves as much of c's input as the queue has
+// room for into it, and reports how much input is left waiting in gnet.
+// It peeks only what it takes: a client far ahead of crypto/tls leaves a
+// large buffer in gnet, and copying all of it out per chunk would make
+// catching up quadratic.
+func (lc *legacyConn) feed(c gnet.Conn) int {
+	for {
+		if room := min(c.InboundBuffered(), (cap(lc.in)-len(lc.in))*legacyChunk); room > 0 {
+			in, _ := c.Peek(room)
+			discard(c, lc.push(in))
+		}
+		left := c.InboundBuffered()
+		if left == 0 {
+			return 0
+		}
+		lc.stalled.Store(true)
+		// The reader may have taken a chunk before it could see the flag:
+		// look again, so a wake-up is never lost.
+		if len(lc.in) == cap(lc.in) {
+			return left
+		}
+	}
 }
 
 func (lc *legacyConn) offer(chunk []byte) bool {
@@ -251,12 +279,11 @@ func (h *terminateHandler) legacyTraffic(c gnet.Conn, cs *connState) gnet.Action
 		connsOverflowed.Inc()
 		return gnet.Close
 	}
-	in, _ := c.Peek(-1)
 	select {
 	case <-cs.legacy.closed:
-		discard(c, len(in))
+		discard(c, c.InboundBuffered())
 	default:
-		discard(c, cs.legacy.push(in))
+		cs.legacy.feed(c)
 	}
 	return gnet.None
 }

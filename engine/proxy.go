@@ -95,6 +95,14 @@ type ProxyConfig struct {
 	NoTickets bool
 }
 
+// The origin verification cache: entries per proxy, and how long a chain
+// that verified is trusted without verifying it again (never past its
+// earliest NotAfter).
+const (
+	verifyCacheSize = 4096
+	verifyTTL       = 10 * time.Minute
+)
+
 // ProxyServer is a running inspecting proxy. Its methods are safe for
 // concurrent use.
 type ProxyServer struct {
@@ -142,6 +150,9 @@ func StartProxy(cfg ProxyConfig) (*ProxyServer, error) {
 	if cfg.SessionCacheSize > 0 {
 		h.sessions = utls.NewLRUClientSessionCache(cfg.SessionCacheSize)
 	}
+	// An origin's chain is verified once per verifyTTL, not on every
+	// connection: verification costs more than our own handshake.
+	h.verified = tlsmitm.NewVerifyCache(verifyCacheSize, verifyTTL)
 	h.untrusted, err = newUntrustedIssuer()
 	if err != nil {
 		return nil, err
@@ -153,6 +164,7 @@ func StartProxy(cfg ProxyConfig) (*ProxyServer, error) {
 	base := &tlsmitm.Config{
 		GetCertificate: func(*tlsmitm.ClientHello) (*tlsmitm.Certificate, error) { return nil, nil },
 		ParkResumed:    true,
+		LegacyHandoff:  true, // TLS 1.2 clients are served by crypto/tls (proxylegacy.go)
 	}
 	if !cfg.NoTickets {
 		base.Tickets = tlsmitm.NewTicketKeys(time.Hour)
@@ -213,6 +225,7 @@ type proxyHandler struct {
 	open      atomic.Int64
 	draining  atomic.Bool
 	sessions  utls.ClientSessionCache
+	verified  *tlsmitm.VerifyCache // origin chains that verified lately
 	untrusted *certcache.Issuer
 }
 

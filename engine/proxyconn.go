@@ -52,6 +52,7 @@ type proxyConn struct {
 	decision  Decision
 
 	tls       *tlsmitm.Conn
+	legacy    *legacyClient // set for a TLS 1.2 client, served by crypto/tls (proxylegacy.go)
 	sni       string
 	alpn      []string
 	helloMsg  []byte // the client's ClientHello, for the mirrored upstream hello
@@ -62,6 +63,7 @@ type proxyConn struct {
 
 	link        *link
 	upInfo      accesslog.TLSInfo
+	upALPN      string // the protocol the origin chose, for a TLS 1.2 client's handshake
 	upVerifyErr string
 	failPage    string // when set, the first request gets a 502 naming this reason
 
@@ -81,6 +83,10 @@ type proxyConn struct {
 const maxHeld = 64 << 10
 
 func (pc *proxyConn) onTraffic() {
+	if pc.legacy != nil && pc.legacy.lc != nil && (pc.st == stHandshake || pc.st == stRelay) {
+		pc.legacyTraffic()
+		return
+	}
 	in, _ := pc.gc.Peek(-1)
 	var consumed int
 	switch pc.st {
@@ -220,8 +226,12 @@ func (pc *proxyConn) readTLS(in []byte) int {
 		case tlsmitm.EventNeedMore:
 			return consumed
 		case tlsmitm.EventPending:
-			pc.helloArrived()
+			pc.helloArrived(pc.tls.Hello())
 			return consumed
+		case tlsmitm.EventLegacy:
+			// A TLS 1.2 client: tlsmitm consumed nothing, and crypto/tls
+			// will take its hello once the origin and the leaf are ready.
+			return consumed + pc.legacyHelloArrived(in[consumed:])
 		case tlsmitm.EventHandshakeDone:
 			handshakesDone.Inc()
 			clientLatency.UpdateDuration(pc.helloAt)
@@ -251,14 +261,15 @@ func (pc *proxyConn) hold(b []byte) {
 	}
 }
 
-// helloArrived: the client's hello is parsed and the handshake is parked.
-// Everything that blocks happens on a goroutine from here.
-func (pc *proxyConn) helloArrived() {
-	ch := pc.tls.Hello()
+// helloArrived: the client's hello is parsed and the handshake is parked
+// (or, for TLS 1.2, not yet handed to crypto/tls). Everything that blocks
+// happens on a goroutine from here.
+func (pc *proxyConn) helloArrived(ch *tlsmitm.ClientHello) {
 	pc.sni = ch.ServerName
 	pc.alpn = append([]string(nil), ch.ALPNProtocols...)
 	pc.helloMsg = bytes.Clone(ch.Raw)
-	pc.wantRSA = !offersECDSA(ch.SignatureSchemes)
+	// In TLS 1.2 the suite names the certificate's key type as well.
+	pc.wantRSA = !offersECDSA(ch.SignatureSchemes) || (pc.legacy != nil && !offersECDSASuite(ch.CipherSuites))
 	pc.ja4 = tlsmitm.JA4(ch)
 	pc.helloAt = time.Now()
 	if pc.sni != "" && !strings.EqualFold(strings.TrimSuffix(pc.sni, "."), pc.host) {
@@ -278,6 +289,7 @@ func (pc *proxyConn) helloArrived() {
 			decisions(d.Action).Inc()
 			pc.tls.Release()
 			pc.tls = nil
+			pc.legacy = nil
 			pc.st = stTunnel
 			pc.startTunnel()
 			return
@@ -334,6 +346,7 @@ func (pc *proxyConn) prepare(sni, host string, port int, org string, hello []byt
 		r.up, r.upErr = tlsmitm.DialUpstream(ctx, conn, tlsmitm.UpstreamConfig{
 			ServerName: serverName, ClientHelloRaw: hello, Roots: h.cfg.UpstreamRoots,
 			NextProtos: alpn, Timeout: h.cfg.HandshakeTimeout, SessionCache: h.sessions,
+			VerifyCache: h.verified,
 		})
 		if r.upErr != nil {
 			conn.Close()
@@ -385,6 +398,7 @@ func (pc *proxyConn) upstreamArrived(r upstreamReady) {
 		upstreamFailures.Inc()
 	} else {
 		pc.upInfo = accesslog.TLSInfo{Version: r.up.Version, Suite: r.up.CipherSuite}
+		pc.upALPN = r.up.NegotiatedProtocol
 		origin = r.up.PeerCertificates[0]
 		if r.up.VerifyErr != nil {
 			pc.upVerifyErr = r.up.VerifyErr.Error()
@@ -481,6 +495,10 @@ func (pc *proxyConn) mintAndAnswer(issuer *certcache.Issuer, origin *x509.Certif
 }
 
 func (pc *proxyConn) answer(leaf *certcache.Leaf, err error) {
+	if pc.legacy != nil {
+		pc.answerLegacy(leaf, err)
+		return
+	}
 	if pc.closed {
 		return
 	}
@@ -518,10 +536,8 @@ func (pc *proxyConn) fromClient(data, out []byte) []byte {
 		body := "Lucid could not reach this site safely: " + pc.failPage + "\n"
 		resp := "HTTP/1.1 502 Bad Gateway\r\nContent-Type: text/plain\r\nContent-Length: " + strconv.Itoa(len(body)) +
 			"\r\nConnection: close\r\n\r\n" + body
-		out, _ = pc.tls.Seal(out, []byte(resp))
-		out = pc.tls.CloseNotify(out)
 		pc.flushOut(out)
-		pc.finish()
+		pc.closeWith([]byte(resp))
 		return pc.ls.out[:0]
 	}
 	if !pc.opaque && !pc.inspectRequests(data) {
@@ -547,6 +563,13 @@ func (pc *proxyConn) fromUpstream(b []byte, err error) {
 				pc.inspectResponses(b)
 			}
 			_, _ = pc.gc.Write(b)
+		} else if pc.legacy != nil {
+			if !pc.opaque {
+				pc.inspectResponses(b)
+			}
+			if werr := pc.legacy.write(b); werr != nil && err == nil {
+				err = werr
+			}
 		} else {
 			if !pc.opaque {
 				pc.inspectResponses(b)
@@ -628,6 +651,9 @@ func (pc *proxyConn) resumeInput() {
 	if pc.closed || pc.st == stDone {
 		return
 	}
+	if pc.legacy != nil && pc.legacy.lc != nil {
+		pc.legacyResume()
+	}
 	if pc.gc.InboundBuffered() > 0 {
 		pc.onTraffic()
 	}
@@ -689,19 +715,41 @@ func (pc *proxyConn) finish() {
 	pc.cs.draining = true
 	pc.cs.shutWrPend = true
 	pc.cs.deadline = time.Now().Add(drainTimeout)
-	if pc.gc.OutboundBuffered() == 0 {
+	if pc.legacy != nil && pc.legacy.end() {
+		// crypto/tls's last records wait in gnet's task queue
+		// (AsyncWrite): shut the write side after them.
+		pc.post(pc.shutWriteWhenFlushed)
+		return
+	}
+	pc.shutWriteWhenFlushed()
+}
+
+// shutWriteWhenFlushed sends FIN once gnet has handed all our output to
+// the kernel; until then the tick retries.
+func (pc *proxyConn) shutWriteWhenFlushed() {
+	if !pc.closed && pc.cs.shutWrPend && pc.gc.OutboundBuffered() == 0 {
 		pc.cs.shutWrPend = false
 		_ = unix.Shutdown(pc.gc.Fd(), unix.SHUT_WR)
 	}
 }
 
+// closeWith sends the client a last answer and close_notify, and ends the
+// connection.
+func (pc *proxyConn) closeWith(resp []byte) {
+	switch {
+	case pc.legacy != nil:
+		_ = pc.legacy.write(resp) // finish sends close_notify
+	case pc.tls != nil:
+		out, _ := pc.tls.Seal(pc.ls.out[:0], resp)
+		pc.flushOut(pc.tls.CloseNotify(out))
+	}
+	pc.finish()
+}
+
 // tick runs on the loop: deadlines, a pending write shutdown, and credit
 // for an upstream reader that waited on a slow client.
 func (pc *proxyConn) tick(now time.Time) {
-	if pc.cs.shutWrPend && pc.gc.OutboundBuffered() == 0 {
-		pc.cs.shutWrPend = false
-		_ = unix.Shutdown(pc.gc.Fd(), unix.SHUT_WR)
-	}
+	pc.shutWriteWhenFlushed()
 	if now.After(pc.cs.deadline) {
 		if !pc.cs.draining {
 			connsTimedOut.Inc()
@@ -723,6 +771,9 @@ func (pc *proxyConn) release() {
 	}
 	if pc.tls != nil {
 		pc.tls.Release()
+	}
+	if pc.legacy != nil {
+		pc.legacy.shut()
 	}
 	pc.heldBytes = nil
 }

@@ -1,6 +1,9 @@
 package tlsmitm
 
-import "slices"
+import (
+	"bytes"
+	"slices"
+)
 
 // extExtendedMasterSecret is RFC 7627's extension, which a TLS 1.2 client
 // must offer to be handed off.
@@ -64,8 +67,24 @@ func (c *Conn) peekLegacy(in []byte) (legacy, more bool, err error) {
 		c.legacyChecked = true
 		return false, false, alertf(AlertHandshakeFailure, "TLS 1.2 ClientHello without extended_master_secret")
 	}
+	// msg may alias the caller's input, which is gone once it discards
+	// it: LegacyHello keeps a parse of its own copy (the same bytes parsed
+	// above, so it cannot fail).
+	_ = c.hello.parse(bytes.Clone(msg))
 	c.legacy = true
 	return true, false, nil
+}
+
+// LegacyHello returns the ClientHello that made Process report
+// EventLegacy, nil before that. It does not alias the input, so it stays
+// valid after the caller discards the hello's bytes: an inspecting proxy
+// reads its SNI and ALPN, fingerprints it and mirrors it upstream before
+// the TLS 1.2 server it hands the connection to has started.
+func (c *Conn) LegacyHello() *ClientHello {
+	if !c.legacy {
+		return nil
+	}
+	return &c.hello
 }
 
 // offersOnlyTLS12 reports whether a hello can lead to TLS 1.2 and not to

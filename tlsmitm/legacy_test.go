@@ -1,6 +1,7 @@
 package tlsmitm
 
 import (
+	"bytes"
 	"crypto/tls"
 	"errors"
 	"io"
@@ -105,4 +106,57 @@ func TestLegacyHandoffNeedsEMS(t *testing.T) {
 		t.Fatalf("err %v, want handshake_failure", err)
 	}
 	wantPlainAlert(t, res.Out, AlertHandshakeFailure)
+}
+
+// TestLegacyHello: the hello behind EventLegacy is kept, parsed from a copy
+// of its own, so it outlives the input it came in (which the caller
+// discards and gnet reuses).
+func TestLegacyHello(t *testing.T) {
+	cli, srv := net.Pipe()
+	go func() {
+		c := tls.Client(cli, &tls.Config{ServerName: "legacy.example", NextProtos: []string{"http/1.1"},
+			InsecureSkipVerify: true, MaxVersion: tls.VersionTLS12})
+		c.Handshake()
+		cli.Close()
+	}()
+	defer srv.Close()
+	hdr := make([]byte, recordHeaderLen)
+	if _, err := io.ReadFull(srv, hdr); err != nil {
+		t.Fatal(err)
+	}
+	rec := append(hdr, make([]byte, int(hdr[3])<<8|int(hdr[4]))...)
+	if _, err := io.ReadFull(srv, rec[recordHeaderLen:]); err != nil {
+		t.Fatal(err)
+	}
+	in := fragment(rec[recordHeaderLen:], 3, 64) // the hello over several records
+	cfg := staticConfig(testCert)
+	cfg.LegacyHandoff = true
+	c := NewServer(cfg)
+	if c.LegacyHello() != nil {
+		t.Fatal("LegacyHello before any input")
+	}
+	if res, err := c.Process(in, nil); err != nil || res.Event != EventLegacy {
+		t.Fatalf("Process: %v, event %v", err, res.Event)
+	}
+	clear(in)
+	ch := c.LegacyHello()
+	if ch == nil {
+		t.Fatal("no LegacyHello after EventLegacy")
+	}
+	if ch.ServerName != "legacy.example" || len(ch.ALPNProtocols) != 1 || ch.ALPNProtocols[0] != "http/1.1" {
+		t.Fatalf("hello after the input was wiped: SNI %q, ALPN %q", ch.ServerName, ch.ALPNProtocols)
+	}
+	if !bytes.Equal(ch.Raw, rec[recordHeaderLen:]) {
+		t.Fatal("Raw is not the client's ClientHello message")
+	}
+	if JA4(ch)[:3] != "t12" {
+		t.Fatalf("JA4 %s does not say TLS 1.2", JA4(ch))
+	}
+	c13 := NewServer(cfg)
+	if _, err := c13.Process(goHelloRecord(t, tls.VersionTLS12, tls.VersionTLS13), nil); err != nil {
+		t.Fatal(err)
+	}
+	if c13.LegacyHello() != nil {
+		t.Fatal("LegacyHello for a TLS 1.3 hello, which is not handed off")
+	}
 }
