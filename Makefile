@@ -10,9 +10,15 @@ DATA     ?= data
 # make test
 TESTFLAGS ?= -count=1 -timeout 20m
 
-# make bench
-BENCHPKGS ?= ./tlsmitm/... ./certcache/... ./internal/secmem/... ./internal/policy/... ./internal/accesslog/...
-BENCHTIME ?= 1s
+# make bench: the Go microbenchmarks of BENCHPKGS (BENCHTIME each, BENCHCOUNT times), then
+# `edgebench compare` (Lucid against its peers), which writes BENCHREPORT and the charts
+# in BENCHOUT. COMPAREFLAGS passes flags to it, e.g. COMPAREFLAGS="-rounds 1 -only handshake".
+BENCHPKGS    ?= ./tlsmitm/... ./certcache/... ./internal/secmem/... ./internal/policy/... ./internal/accesslog/...
+BENCHTIME    ?= 1s
+BENCHCOUNT   ?= 1
+BENCHOUT     ?= bench/results
+BENCHREPORT  ?= BENCHMARKS.md
+COMPAREFLAGS ?=
 
 # make fuzz: every Fuzz* target found in FUZZPKGS runs for FUZZTIME.
 FUZZPKGS ?= ./...
@@ -23,7 +29,7 @@ STATICCHECK_VERSION ?= v0.8.2
 STATICCHECK         := $(BINDIR)/staticcheck-$(STATICCHECK_VERSION)
 
 .DEFAULT_GOAL := build
-.PHONY: build test run bench fuzz lint clean
+.PHONY: build test run bench bench-peers fuzz lint clean
 
 ## build: compile every package, and the commands under cmd/ into ./bin
 build:
@@ -41,9 +47,16 @@ run:
 	$(GO) build -o $(BINDIR)/ ./cmd/edge ./cmd/ca
 	@LUCID_BIN=$(BINDIR) LUCID_DATA=$(DATA) ./scripts/run-demo.sh
 
-## bench: Go benchmarks of the TLS stack, bounded by BENCHTIME per benchmark
+## bench: Go benchmarks of the TLS stack (benchstat), then Lucid side by side with nginx, squid,
+## Go crypto/tls and goproxy (edgebench compare, ~10 min, as root) into BENCHMARKS.md
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) -timeout 20m $(BENCHPKGS)
+	@GO="$(GO)" BINDIR="$(BINDIR)" BENCHPKGS="$(BENCHPKGS)" BENCHTIME="$(BENCHTIME)" \
+		BENCHCOUNT="$(BENCHCOUNT)" BENCHOUT="$(BENCHOUT)" BENCHREPORT="$(BENCHREPORT)" \
+		COMPAREFLAGS="$(COMPAREFLAGS)" ./scripts/bench.sh
+
+## bench-peers: install the Debian peers of make bench (nginx-light, squid-openssl) when root
+bench-peers:
+	@./scripts/bench.sh peers
 
 ## fuzz: each fuzz target in FUZZPKGS for FUZZTIME (new targets are picked up by name)
 fuzz:

@@ -55,7 +55,6 @@ type proxyConn struct {
 	legacy    *legacyClient // set for a TLS 1.2 client, served by crypto/tls (proxylegacy.go)
 	sni       string
 	alpn      []string
-	helloMsg  []byte // the client's ClientHello, for the mirrored upstream hello
 	wantRSA   bool   // the client offers no ECDSA signature scheme
 	ja4       string
 	helloAt   time.Time
@@ -267,7 +266,6 @@ func (pc *proxyConn) hold(b []byte) {
 func (pc *proxyConn) helloArrived(ch *tlsmitm.ClientHello) {
 	pc.sni = ch.ServerName
 	pc.alpn = append([]string(nil), ch.ALPNProtocols...)
-	pc.helloMsg = bytes.Clone(ch.Raw)
 	// In TLS 1.2 the suite names the certificate's key type as well.
 	pc.wantRSA = !offersECDSA(ch.SignatureSchemes) || (pc.legacy != nil && !offersECDSASuite(ch.CipherSuites))
 	pc.ja4 = tlsmitm.JA4(ch)
@@ -296,7 +294,8 @@ func (pc *proxyConn) helloArrived(ch *tlsmitm.ClientHello) {
 		}
 	}
 	pc.st = stWaitUpstream
-	go pc.prepare(pc.sni, pc.host, pc.port, pc.org, pc.helloMsg, pc.alpn)
+	// prepare owns its copy of the hello: the connection keeps none.
+	go pc.prepare(pc.sni, pc.host, pc.port, pc.org, bytes.Clone(ch.Raw), pc.alpn)
 }
 
 func offersECDSA(schemes []uint16) bool {
