@@ -8,6 +8,7 @@ import (
 	"io"
 	"math"
 	"strconv"
+	"strings"
 )
 
 // Series is one line of a chart.
@@ -22,7 +23,10 @@ type Point struct{ X, Y float64 }
 // Chart geometry, in SVG user units.
 const (
 	chartW, chartH                       = 720.0, 440.0
-	padLeft, padRight, padTop, padBottom = 80.0, 170.0, 40.0, 60.0
+	padLeft, padRight, padTop, padBottom = 80.0, 170.0, 56.0, 60.0
+	// titleChars is about what fits across the chart at the title's size;
+	// a longer title wraps onto a second line.
+	titleChars = 88
 )
 
 // chartColors are told apart also by readers with the common forms of
@@ -56,7 +60,9 @@ func WriteSVGChart(w io.Writer, title, xLabel, yLabel string, series []Series) e
 	esc := html.EscapeString
 	fmt.Fprintf(b, `<svg xmlns="http://www.w3.org/2000/svg" width="%g" height="%g" viewBox="0 0 %g %g" font-family="sans-serif" font-size="12">`+"\n", chartW, chartH, chartW, chartH)
 	fmt.Fprintf(b, `<rect width="100%%" height="100%%" fill="white"/>`+"\n")
-	fmt.Fprintf(b, `<text x="%g" y="24" text-anchor="middle" font-size="15" font-weight="bold">%s</text>`+"\n", padLeft+plotW/2, esc(title))
+	for i, line := range wrapTitle(title, titleChars) {
+		fmt.Fprintf(b, `<text x="12" y="%d" font-size="13" font-weight="bold">%s</text>`+"\n", 20+17*i, esc(line))
+	}
 	for _, t := range yTicks {
 		fmt.Fprintf(b, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#ddd"/>`+"\n", padLeft, py(t), padLeft+plotW, py(t))
 		fmt.Fprintf(b, `<text x="%.1f" y="%.1f" text-anchor="end" dominant-baseline="middle">%s</text>`+"\n", padLeft-6, py(t), tickLabel(t))
@@ -126,4 +132,31 @@ func tickLabel(v float64) string {
 		return strconv.FormatFloat(v/1e3, 'g', 4, 64) + "k"
 	}
 	return strconv.FormatFloat(v, 'g', 4, 64)
+}
+
+// wrapTitle breaks a title at spaces into at most two lines of about
+// width characters; what does not fit in two ends with an ellipsis.
+func wrapTitle(title string, width int) []string {
+	words := strings.Fields(title)
+	var lines []string
+	cur := ""
+	for i, w := range words {
+		switch {
+		case cur == "":
+			cur = w
+		case len(cur)+1+len(w) <= width:
+			cur += " " + w
+		default:
+			lines = append(lines, cur)
+			cur = w
+			if len(lines) == 1 && len(strings.Join(words[i:], " ")) > width {
+				rest := []rune(strings.Join(words[i:], " "))
+				return append(lines, string(rest[:width-1])+"…")
+			}
+		}
+	}
+	if cur != "" {
+		lines = append(lines, cur)
+	}
+	return lines
 }

@@ -61,3 +61,19 @@ func TestWriteSVGChartRejectsNoPoints(t *testing.T) {
 		t.Fatal("a chart without points was written")
 	}
 }
+
+func TestWrapTitle(t *testing.T) {
+	for _, tc := range []struct {
+		title string
+		want  []string
+	}{
+		{"short", []string{"short"}},
+		{"aaa bbb ccc", []string{"aaa bbb", "ccc"}},
+		{"aaa bbb ccc ddd eee", []string{"aaa bbb", "ccc dd…"}},
+	} {
+		got := wrapTitle(tc.title, 7)
+		if strings.Join(got, "|") != strings.Join(tc.want, "|") {
+			t.Errorf("wrapTitle(%q) = %q, want %q", tc.title, got, tc.want)
+		}
+	}
+}
