@@ -15,7 +15,8 @@ var fuzzTicketKeys = NewTicketKeys(time.Hour)
 // opens must parse to what re-encodes to the same bytes.
 func FuzzTicketOpen(f *testing.F) {
 	st := ticketState{version: versionTLS13, suite: TLS_AES_128_GCM_SHA256, created: 1700000000000, lifetime: 86400,
-		ageAdd: 7, psk: bytes.Repeat([]byte{1}, 32), sni: []byte("localhost"), alpn: []byte("h2")}
+		ageAdd: 7, psk: bytes.Repeat([]byte{1}, 32), sni: []byte("localhost"), alpn: []byte("h2"),
+		ctx: bytes.Repeat([]byte{2}, sha256Len)}
 	plain := appendTicketState(nil, &st)
 	ticket, _ := fuzzTicketKeys.seal(append(make([]byte, ticketHeaderLen), plain...), 0)
 	f.Add(ticket, false)
