@@ -98,7 +98,12 @@ profile=()
 if command -v perf >/dev/null 2>&1; then
 	profile=(-profile)
 fi
+# bench/NOTES.md says why Lucid is short where it is; the report includes it.
+notes=()
+if [ -f bench/NOTES.md ]; then
+	notes=(-notes bench/NOTES.md)
+fi
 say "edgebench compare (writes $REPORT and the charts in $OUT)"
 # shellcheck disable=SC2086 # COMPAREFLAGS is a list of flags
 "$BIN/edgebench" compare -bin "$BIN" -out "$REPORT" -charts "$OUT" -json "$OUT/compare.json" \
-	"${micro[@]}" "${profile[@]}" $COMPAREFLAGS
+	"${micro[@]}" "${profile[@]}" "${notes[@]}" $COMPAREFLAGS

@@ -12,10 +12,12 @@ import (
 )
 
 // WriteMarkdown writes BENCHMARKS.md: the goals and where Lucid stands,
-// the machine and versions, each table with its command, the charts (at
-// the paths given, relative to the Markdown file) and, when micro is not
-// empty, the Go microbenchmarks' benchstat summary.
-func (res *Results) WriteMarkdown(w io.Writer, charts []string, micro string) error {
+// notes (Markdown written by people: why Lucid is short where it is,
+// from profiles; left out when empty), the machine and versions, each
+// table with its command, the charts (at the paths given, relative to the
+// Markdown file) and, when micro is not empty, the Go microbenchmarks'
+// benchstat summary.
+func (res *Results) WriteMarkdown(w io.Writer, charts []string, micro, notes string) error {
 	p := &printer{w: w}
 	c := res.Config
 	p.f("# Benchmarks\n\n")
@@ -47,6 +49,9 @@ func (res *Results) WriteMarkdown(w io.Writer, charts []string, micro string) er
 	p.f("\nWhere a goal is short, the way to find out why is a profile of the side that is short: " +
 		"`go test -run '^$' -bench . -cpuprofile cpu.out ./tlsmitm/` for the TLS stack, or a CPU profile " +
 		"of the running `edge` under the same workload (`go tool pprof`).\n\n")
+	if notes = strings.TrimSpace(notes); notes != "" {
+		p.f("%s\n\n", notes)
+	}
 
 	m := res.Machine
 	p.f("## Machine and versions\n\n")

@@ -56,10 +56,13 @@ func TestReportHasNoFigureForFailedSide(t *testing.T) {
 		Skipped: []string{"goproxy: skipped, bin/goproxymitm is missing"}}
 	res := &Results{Config: Defaults(), Tables: []*Table{tab}}
 	var b strings.Builder
-	if err := res.WriteMarkdown(&b, nil, ""); err != nil {
+	if err := res.WriteMarkdown(&b, nil, "", "## Why Lucid is short\n\nBecause of X.\n"); err != nil {
 		t.Fatal(err)
 	}
 	md := b.String()
+	if g, n := strings.Index(md, "## Goals"), strings.Index(md, "## Why Lucid is short\n\nBecause of X."); n < g || g < 0 {
+		t.Errorf("the notes are not after the goals (goals at %d, notes at %d)", g, n)
+	}
 	for _, want := range []string{
 		"| 1 name | squid | — | — | — | — | — | — | — | — | — | — |",
 		"- goproxy: skipped, bin/goproxymitm is missing",

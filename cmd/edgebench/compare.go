@@ -50,6 +50,7 @@ func runCompare(args []string) int {
 	charts := fs.String("charts", "bench/results", "folder for the SVG charts (bench-handshake.svg, bench-inspect.svg)")
 	jsonOut := fs.String("json", "", "also write every run's figures (all rounds, not only medians) as JSON to this file")
 	micro := fs.String("micro", "", "a benchstat summary of the Go microbenchmarks to include in the report")
+	notesFile := fs.String("notes", "", "Markdown to include after the goals: why Lucid is short where it is (written by people, from profiles)")
 	fs.StringVar(&cfg.ServerCPU, "server-cpu", def.ServerCPU, "CPU list (taskset) of the server under test")
 	fs.StringVar(&cfg.LoadCPU, "load-cpu", def.LoadCPU, "CPU list of the load generator (this process), the origin and Lucid's CA")
 	fs.StringVar(&cfg.OriginAddr, "origin", def.OriginAddr, "address of the bench origin (squid dials port 443)")
@@ -89,6 +90,15 @@ func runCompare(args []string) int {
 			return 2
 		}
 		microText = string(b)
+	}
+	var notes string
+	if *notesFile != "" {
+		b, err := os.ReadFile(*notesFile)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "edgebench compare: -notes: %v\n", err)
+			return 2
+		}
+		notes = string(b)
 	}
 	if cfg.LoadCPU != "" {
 		if err := suite.PinSelf(cfg.LoadCPU); err != nil {
@@ -131,7 +141,7 @@ func runCompare(args []string) int {
 		fmt.Fprintf(os.Stderr, "edgebench compare: %v\n", ferr)
 		return 1
 	}
-	werr := res.WriteMarkdown(f, rel, microText)
+	werr := res.WriteMarkdown(f, rel, microText, notes)
 	if cerr := f.Close(); werr == nil {
 		werr = cerr
 	}
