@@ -296,12 +296,36 @@ func (h *terminateHandler) OnTraffic(c gnet.Conn) gnet.Action {
 	// them followed by a clean end of stream.
 	clear(in[:consumed])
 	discard(c, len(in))
-	h.flush(c, out)
 	cs.draining = true
 	cs.deadline = time.Now().Add(drainTimeout)
 	cs.shutWrPend = true
+	flushBeforeFIN(c, out)
 	h.shutdownWrite(c, cs)
 	return gnet.None
+}
+
+// flushBeforeFIN writes a connection's last records with MSG_MORE, which
+// keeps the kernel from sending them at once, so that the shutdown(SHUT_WR)
+// that follows puts the FIN on the same segment (Linux's tcp_send_fin
+// appends it to an unsent tail): one segment to send and for the client to
+// receive instead of two. Whatever the socket does not take, or all of it
+// when gnet still holds earlier output, goes through gnet's Write, which
+// sends it without the flag and pushes any held bytes along with it.
+func flushBeforeFIN(c gnet.Conn, out []byte) {
+	if len(out) == 0 {
+		return
+	}
+	n := 0
+	if c.OutboundBuffered() == 0 {
+		var err error
+		n, err = unix.SendmsgN(c.Fd(), out, nil, nil, unix.MSG_MORE|unix.MSG_NOSIGNAL)
+		if err != nil {
+			n = 0 // EAGAIN, or a broken connection that gnet's write reports
+		}
+	}
+	if n < len(out) {
+		_, _ = c.Write(out[n:])
+	}
 }
 
 func (h *terminateHandler) flush(c gnet.Conn, out []byte) {

@@ -13,6 +13,7 @@ import (
 	"crypto/rand"
 	"hash"
 	"io"
+	"sync"
 	"unsafe"
 )
 
@@ -343,9 +344,69 @@ func (c *Conn) skipEarly(n int) bool {
 	return true
 }
 
-// initialHandshakeBuffer fits a ClientHello with a post-quantum key share
-// in one allocation.
-const initialHandshakeBuffer = 2048
+// Every full handshake needs two buffers from the ClientHello to the
+// client's Finished: c.hs reassembles the client's messages and c.scratch
+// builds our flight. Allocating them afresh made up a third of a
+// handshake's garbage, so they are recycled between connections. Both hold
+// handshake messages, and briefly a ticket's plaintext (resume.go), so
+// they are zeroed, whole, before going back.
+//
+// helloBuffers' size fits a ClientHello with a post-quantum key share;
+// flightBuffers' fits a server flight with an ML-KEM share and a chain of
+// a few KiB. A larger need gets a buffer of its own, which is dropped
+// rather than recycled.
+const (
+	initialHandshakeBuffer = 2048
+	flightBuffer           = 8 << 10
+)
+
+var (
+	helloBuffers  = sync.Pool{New: func() any { return new([initialHandshakeBuffer]byte) }}
+	flightBuffers = sync.Pool{New: func() any { return new([flightBuffer]byte) }}
+)
+
+// getHelloBuffer and getFlightBuffer return an empty buffer with room for
+// need bytes, recycled when it fits the pool's size.
+func getHelloBuffer(need int) []byte {
+	if need > initialHandshakeBuffer {
+		return make([]byte, 0, need)
+	}
+	return helloBuffers.Get().(*[initialHandshakeBuffer]byte)[:0]
+}
+
+func getFlightBuffer(need int) []byte {
+	if need > flightBuffer {
+		return make([]byte, 0, need)
+	}
+	return flightBuffers.Get().(*[flightBuffer]byte)[:0]
+}
+
+// putBuffer zeroes b and recycles it when it is one of the pool's sizes;
+// the caller must hold no other reference to it.
+func putBuffer(b []byte) {
+	switch cap(b) {
+	case initialHandshakeBuffer:
+		b = b[:initialHandshakeBuffer]
+		clear(b)
+		helloBuffers.Put((*[initialHandshakeBuffer]byte)(b))
+	case flightBuffer:
+		b = b[:flightBuffer]
+		clear(b)
+		flightBuffers.Put((*[flightBuffer]byte)(b))
+	}
+}
+
+// releaseHandshakeBuffers gives back c.hs and c.scratch. The parsed hello
+// aliases c.hs, so it goes too, but for the server name that State reports.
+func (c *Conn) releaseHandshakeBuffers() {
+	if c.hs != nil {
+		c.hello = ClientHello{ServerName: c.hello.ServerName}
+		putBuffer(c.hs)
+		c.hs, c.hsOff = nil, 0
+	}
+	putBuffer(c.scratch)
+	c.scratch = nil
+}
 
 // maxEarlySkip bounds how much rejected early data is skipped before the
 // connection is refused: more than any client sends in its first flight.
@@ -357,7 +418,7 @@ func (c *Conn) readHandshake(content []byte, out *[]byte) (Event, []byte, error)
 		c.hs, c.hsOff = c.hs[:0], 0
 	}
 	if c.hs == nil {
-		c.hs = make([]byte, 0, max(len(content), initialHandshakeBuffer))
+		c.hs = getHelloBuffer(len(content))
 	}
 	c.hs = append(c.hs, content...)
 	ev := EventNeedMore
@@ -479,8 +540,7 @@ func (c *Conn) Abort(out []byte, a Alert, msg string) ([]byte, error) {
 // connection is closed.
 func (c *Conn) Release() {
 	c.wipe()
-	c.hs = nil
-	c.scratch = nil
+	c.releaseHandshakeBuffers()
 	if c.err == nil {
 		c.err = errReleased
 	}
@@ -498,11 +558,10 @@ func (c *Conn) dropHandshakeState() {
 		clear(km.finKey[:])
 		clear(km.finWant[:])
 	}
-	clear(c.scratch)
+	putBuffer(c.scratch)
 	c.scratch = nil
 	if c.hsOff == len(c.hs) {
-		clear(c.hs)
-		c.hs, c.hsOff = nil, 0
+		c.releaseHandshakeBuffers()
 	}
 	c.transcript = nil
 }

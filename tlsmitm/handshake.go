@@ -359,7 +359,8 @@ func (c *Conn) sendServerFlight(cert *Certificate, out []byte) (state, []byte, *
 		need += len(der) + 8
 	}
 	if cap(c.scratch) < need {
-		c.scratch = make([]byte, 0, need)
+		putBuffer(c.scratch) // a HelloRetryRequest's, or a ticket's
+		c.scratch = getFlightBuffer(need)
 	}
 	var share *KeyShare
 	for i := range c.hello.KeyShares {

@@ -166,7 +166,8 @@ func (c *Conn) tryResume() (bool, *AlertError) {
 			break
 		}
 		if cap(c.scratch) < maxTicketPlain {
-			c.scratch = make([]byte, 0, 2048+maxServerShare)
+			putBuffer(c.scratch)
+			c.scratch = getFlightBuffer(max(maxTicketPlain, 2048+maxServerShare))
 		}
 		plain, ok := tk.open(c.scratch[:0], id.Identity)
 		if !ok {
