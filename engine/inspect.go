@@ -108,6 +108,9 @@ func (pc *proxyConn) inspectResponses(b []byte) {
 				}
 				r := pc.reqs[0]
 				pc.reqs = pc.reqs[1:]
+				if len(pc.reqs) == 0 {
+					pc.reqs = nil // an idle connection keeps no request bookkeeping
+				}
 				pc.logEntry(r.method, r.url, status, r.in, size, r.start, pc.decision.Action, pc.decision.Rule)
 			},
 		}

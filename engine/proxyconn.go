@@ -55,7 +55,7 @@ type proxyConn struct {
 	legacy    *legacyClient // set for a TLS 1.2 client, served by crypto/tls (proxylegacy.go)
 	sni       string
 	alpn      []string
-	wantRSA   bool   // the client offers no ECDSA signature scheme
+	wantRSA   bool // the client offers no ECDSA signature scheme
 	ja4       string
 	helloAt   time.Time
 	heldBytes []byte // client bytes not yet forwarded: the ClientHello (for a tunnel fallback) or early tunnel data
@@ -374,7 +374,7 @@ func (pc *proxyConn) upstreamArrived(r upstreamReady) {
 		pc.tls.Release()
 		pc.tls = nil
 		pc.st = stTunnel
-		pc.link = newLink(pc, r.raw, false)
+		pc.link = newLink(pc, r.raw, r.raw.Conn, nil)
 		pc.link.send(pc.heldBytes)
 		pc.heldBytes = nil
 		pc.link.grant()
@@ -426,7 +426,7 @@ func (pc *proxyConn) upstreamArrived(r upstreamReady) {
 		origin = syntheticOrigin(pc.sni, pc.host)
 	}
 	if pc.failPage == "" {
-		pc.link = newLink(pc, r.up.Conn, true)
+		pc.link = newLink(pc, r.up.Conn, r.up.Socket, r.up.Buffered)
 		if r.up.NegotiatedProtocol != "" {
 			_ = pc.tls.SetNegotiatedProtocol(r.up.NegotiatedProtocol)
 			pc.opaque = r.up.NegotiatedProtocol != "http/1.1"
@@ -677,7 +677,7 @@ func (pc *proxyConn) startTunnel() {
 				pc.finish()
 				return
 			}
-			pc.link = newLink(pc, &rawConn{conn}, false)
+			pc.link = newLink(pc, &rawConn{conn}, conn, nil)
 			pc.link.send(pc.heldBytes)
 			pc.heldBytes = nil
 			pc.link.grant()

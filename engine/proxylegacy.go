@@ -135,14 +135,24 @@ func (l *legacyClient) serve(pc *proxyConn) {
 	}
 	suite := l.tc.ConnectionState().CipherSuite
 	pc.post(func() { pc.legacyHandshakeDone(suite) })
+	// As for the origin's reader (link.read): a small buffer after a
+	// short read, since the reader holds it while the client idles, and a
+	// full one while the client streams. crypto/tls keeps what does not
+	// fit for the next read.
+	size := idleChunk
 	for {
 		select {
 		case <-l.credit:
 		case <-l.lc.closed:
 			return
 		}
-		buf := make([]byte, readChunk)
+		buf := make([]byte, size)
 		n, err := l.tc.Read(buf)
+		if n >= idleChunk {
+			size = readChunk
+		} else {
+			size = idleChunk
+		}
 		pc.post(func() { pc.legacyData(buf[:n], err) })
 		if err != nil {
 			return

@@ -72,6 +72,17 @@ type UpstreamConfig struct {
 type UpstreamResult struct {
 	// Conn carries the relayed traffic; the caller closes it.
 	Conn *utls.UConn
+	// Socket is the connection under Conn, which Conn is handed no more
+	// than one TLS record at a time (recordReader): once a Read of Conn has
+	// returned less than it was asked for and Buffered reports 0, all the
+	// origin sent so far has been read, and the caller may wait for Socket
+	// to become readable before reading again, instead of waiting inside
+	// Conn.Read with a buffer. Never read or write Socket itself.
+	Socket net.Conn
+	// Buffered reports the bytes read from Socket that Conn has not taken
+	// yet, and when there are none releases the spare buffer that held
+	// them. Call it only from the goroutine that reads Conn.
+	Buffered func() int
 	// Mirrored is false when the ClientHello was not built from the
 	// client's but from utls.HelloChrome_Auto; MirrorErr says why.
 	Mirrored  bool
@@ -111,11 +122,12 @@ func DialUpstream(ctx context.Context, conn net.Conn, cfg UpstreamConfig) (*Upst
 	}
 	ch, parseErr := ParseClientHello(cfg.ClientHelloRaw)
 
-	res := &UpstreamResult{Mirrored: true}
-	uconn, err := mirroredConn(conn, &cfg, ch, parseErr)
+	rec := &recordReader{Conn: conn}
+	res := &UpstreamResult{Mirrored: true, Socket: conn, Buffered: rec.buffered}
+	uconn, err := mirroredConn(rec, &cfg, ch, parseErr)
 	if err != nil {
 		res.Mirrored, res.MirrorErr = false, err
-		uconn, err = presetConn(conn, &cfg, ch)
+		uconn, err = presetConn(rec, &cfg, ch)
 	}
 	if err == nil {
 		err = handshake(ctx, uconn)
@@ -143,18 +155,23 @@ func DialUpstream(ctx context.Context, conn net.Conn, cfg UpstreamConfig) (*Upst
 
 // forgetHandshake drops what uTLS keeps of a finished handshake: the key
 // share private keys (X25519, ML-KEM), the early and binder secrets, the
-// TLS 1.2 master secret and both hellos. The connection needs none of it
-// again (no renegotiation; tickets use the connection's own resumption
-// secret), and an idle relayed connection should hold its traffic keys and
-// little else. Nothing is zeroed here: those slices may be shared with the
-// session cache and the record layer (a TLS 1.2 master secret resumes
-// later sessions), so they are only let go.
+// TLS 1.2 master secret, both hellos and the hello's extensions. The
+// connection needs none of it again (no renegotiation; tickets use the
+// connection's own resumption secret), and an idle relayed connection
+// should hold its traffic keys and little else. Nothing is zeroed here:
+// those slices may be shared with the session cache and the record layer
+// (a TLS 1.2 master secret resumes later sessions), so they are only let
+// go.
 func forgetHandshake(uconn *utls.UConn) {
 	hs := &uconn.HandshakeState
 	hs.MasterSecret = nil
 	hs.Hello, hs.ServerHello = nil, nil
 	hs.State13 = utls.TLS13OnlyState{}
 	hs.State12 = utls.TLS12OnlyState{}
+	// The hello's extensions (key shares with their public keys, up to
+	// 1216 bytes for X25519MLKEM768, padding, ALPN, ...) only build the
+	// hello and check the server's answer to it.
+	uconn.Extensions = nil
 }
 
 // handshake runs the uTLS handshake. uTLS guards some of its internal
@@ -432,4 +449,80 @@ func (c originSessionCache) Get(key string) (*utls.ClientSessionState, bool) {
 
 func (c originSessionCache) Put(key string, cs *utls.ClientSessionState) {
 	c.cache.Put(c.origin+" "+key, cs)
+}
+
+// recordReader hands uTLS the origin's stream no further than the end of
+// the TLS record it is reading. uTLS buffers whatever a read returns, so
+// with a plain connection a read that ends inside Conn.Read may leave
+// whole records in uTLS's buffer, invisible from outside. Here a read from
+// the socket takes what is there, as before, and what lies past the
+// current record waits in extra, visible (UpstreamResult.Buffered), until
+// uTLS asks for it: a short Conn.Read with nothing in extra means all the
+// origin sent so far has been taken, and the socket tells when it sends
+// again.
+type recordReader struct {
+	net.Conn
+	hdr   [recordHeaderLen]byte
+	nhdr  int    // header bytes of the current record seen so far
+	body  int    // body bytes of the current record still to come
+	extra []byte // read past the current record; extra[off:] is still to hand out
+	off   int
+}
+
+func (r *recordReader) Read(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	if r.off < len(r.extra) {
+		n := r.frame(p[:copy(p, r.extra[r.off:])])
+		r.off += n
+		if r.off == len(r.extra) {
+			// Keep the array while the origin streams; buffered lets it go.
+			r.extra, r.off = r.extra[:0], 0
+		}
+		return n, nil
+	}
+	n, err := r.Conn.Read(p)
+	k := r.frame(p[:n])
+	if k < n {
+		r.extra = append(r.extra[:0], p[k:n]...)
+	}
+	return k, err
+}
+
+// frame follows the record framing over b, the next bytes of the stream,
+// and returns how many of them belong to the current record.
+func (r *recordReader) frame(b []byte) int {
+	i := 0
+	for i < len(b) {
+		if r.nhdr < recordHeaderLen {
+			k := copy(r.hdr[r.nhdr:], b[i:])
+			r.nhdr += k
+			i += k
+			if r.nhdr < recordHeaderLen {
+				continue
+			}
+			r.body = int(r.hdr[3])<<8 | int(r.hdr[4])
+		}
+		k := min(r.body, len(b)-i)
+		r.body -= k
+		i += k
+		if r.body == 0 {
+			r.nhdr = 0
+			return i
+		}
+	}
+	return i
+}
+
+// buffered is how many bytes were read from the socket and not yet handed
+// to uTLS; when there are none, the spare array goes too (the caller asks
+// as the connection turns idle). Only the goroutine reading Conn may call
+// it.
+func (r *recordReader) buffered() int {
+	n := len(r.extra) - r.off
+	if n == 0 {
+		r.extra, r.off = nil, 0
+	}
+	return n
 }
