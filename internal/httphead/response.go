@@ -81,10 +81,20 @@ func (r *ResponseReader) Feed(b []byte) {
 }
 
 func (r *ResponseReader) feedHead(b []byte) []byte {
+	// A head that arrives whole is parsed where it lies; only one cut
+	// across reads is copied, and the copy is let go once parsed, so an
+	// idle connection keeps no buffer here.
 	start := len(r.head)
-	r.head = append(r.head, b...)
-	end := bytes.Index(r.head, []byte("\r\n\r\n"))
+	src := b
+	if start > 0 {
+		r.head = append(r.head, b...)
+		src = r.head
+	}
+	end := bytes.Index(src, []byte("\r\n\r\n"))
 	if end < 0 {
+		if start == 0 {
+			r.head = append(r.head, b...)
+		}
 		if len(r.head) > maxResponseHead {
 			r.opaque = true
 		}
@@ -92,8 +102,8 @@ func (r *ResponseReader) feedHead(b []byte) []byte {
 	}
 	headLen := end + 4
 	used := headLen - start
-	status, length, chunked, ok := parseResponseHead(r.head[:headLen])
-	r.head = r.head[:0]
+	status, length, chunked, ok := parseResponseHead(src[:headLen])
+	r.head = nil
 	if !ok {
 		r.opaque = true
 		return nil
