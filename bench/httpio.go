@@ -158,13 +158,20 @@ func discardN(r *bufio.Reader, n int64) error {
 	return nil
 }
 
+// readBodyLine is readLine inside a body, where the end of the stream is
+// a cut.
+func readBodyLine(r *bufio.Reader) ([]byte, error) {
+	line, err := readLine(r)
+	if err == io.EOF {
+		err = io.ErrUnexpectedEOF
+	}
+	return line, err
+}
+
 func discardChunked(r *bufio.Reader) error {
 	for {
-		line, err := readLine(r)
+		line, err := readBodyLine(r)
 		if err != nil {
-			if err == io.EOF {
-				err = io.ErrUnexpectedEOF
-			}
 			return err
 		}
 		if i := bytes.IndexByte(line, ';'); i >= 0 {
@@ -177,11 +184,8 @@ func discardChunked(r *bufio.Reader) error {
 		if size == 0 {
 			// Trailers end with an empty line.
 			for {
-				line, err := readLine(r)
+				line, err := readBodyLine(r)
 				if err != nil {
-					if err == io.EOF {
-						err = io.ErrUnexpectedEOF
-					}
 					return err
 				}
 				if len(line) == 0 {

@@ -1,9 +1,6 @@
 package tlsmitm
 
 import (
-	"crypto/tls"
-	"io"
-	"net"
 	"testing"
 	"time"
 )
@@ -12,58 +9,24 @@ import (
 // resumable or not, parks, and the test decides how each goes on.
 type parkEnv struct {
 	*resumeEnv
-	ctx []byte
 	// decide answers a parked handshake; it sees whether it could resume.
 	decide func(c *Conn, out []byte) ([]byte, error)
 	// sawResumable records Resumable() at each park.
 	sawResumable []bool
 }
 
-func newParkEnv(tk *TicketKeys) *parkEnv {
+func newParkEnv(t *testing.T, tk *TicketKeys) *parkEnv {
 	e := &parkEnv{resumeEnv: newResumeEnv(tk)}
 	e.cfg.ParkResumed = true
 	e.cfg.GetCertificate = func(*ClientHello) (*Certificate, error) { return nil, nil }
+	e.pending = func(c *Conn, out []byte) ([]byte, error) {
+		if c.Hello() == nil {
+			t.Errorf("pending handshake without a hello")
+		}
+		e.sawResumable = append(e.sawResumable, c.Resumable())
+		return e.decide(c, out)
+	}
 	return e
-}
-
-func (e *parkEnv) run(t *testing.T) (tls.ConnectionState, ConnectionState) {
-	t.Helper()
-	cn, sn := net.Pipe()
-	deadline := time.Now().Add(20 * time.Second)
-	cn.SetDeadline(deadline)
-	sn.SetDeadline(deadline)
-	srv := NewServer(e.cfg)
-	if e.ctx != nil {
-		srv.SetSessionContext(e.ctx)
-	}
-	done := make(chan error, 1)
-	go func() {
-		done <- serveEchoWith(sn, srv, func(c *Conn, out []byte) ([]byte, error) {
-			if c.Hello() == nil {
-				t.Errorf("pending handshake without a hello")
-			}
-			e.sawResumable = append(e.sawResumable, c.Resumable())
-			return e.decide(c, out)
-		})
-		sn.Close()
-	}()
-	cl := tls.Client(cn, e.ccfg)
-	if err := cl.Handshake(); err != nil {
-		t.Fatalf("handshake: %v", err)
-	}
-	if _, err := cl.Write([]byte("ping")); err != nil {
-		t.Fatal(err)
-	}
-	got := make([]byte, 4)
-	if _, err := io.ReadFull(cl, got); err != nil || string(got) != "ping" {
-		t.Fatalf("echo %q, %v", got, err)
-	}
-	st := cl.ConnectionState()
-	cl.Close()
-	if err := <-done; err != nil {
-		t.Fatalf("server: %v", err)
-	}
-	return st, srv.State()
 }
 
 // resumeIfYouCan is the proxy's choice: resume when the ticket is good,
@@ -78,7 +41,7 @@ func resumeIfYouCan(c *Conn, out []byte) ([]byte, error) {
 func TestParkResumedThenResume(t *testing.T) {
 	tk := NewTicketKeys(time.Hour)
 	defer tk.Close()
-	e := newParkEnv(tk)
+	e := newParkEnv(t, tk)
 	e.decide = resumeIfYouCan
 	for i, want := range []bool{false, true, true} {
 		cst, sst := e.run(t)
@@ -97,7 +60,7 @@ func TestParkResumedThenResume(t *testing.T) {
 func TestParkResumedDeclinedBySetCertificate(t *testing.T) {
 	tk := NewTicketKeys(time.Hour)
 	defer tk.Close()
-	e := newParkEnv(tk)
+	e := newParkEnv(t, tk)
 	e.decide = func(c *Conn, out []byte) ([]byte, error) { return c.SetCertificate(testCert, out) }
 	for i := range 3 {
 		cst, sst := e.run(t)
@@ -122,7 +85,7 @@ func TestParkResumedDeclinedBySetCertificate(t *testing.T) {
 func TestResumeWithoutTicket(t *testing.T) {
 	tk := NewTicketKeys(time.Hour)
 	defer tk.Close()
-	e := newParkEnv(tk)
+	e := newParkEnv(t, tk)
 	var resumeErr error
 	e.decide = func(c *Conn, out []byte) ([]byte, error) {
 		_, resumeErr = c.Resume(nil)
@@ -138,7 +101,7 @@ func TestResumeWithoutTicket(t *testing.T) {
 func TestSessionContextBindsTickets(t *testing.T) {
 	tk := NewTicketKeys(time.Hour)
 	defer tk.Close()
-	e := newParkEnv(tk)
+	e := newParkEnv(t, tk)
 	e.decide = resumeIfYouCan
 	e.ctx = []byte("org-a")
 	if cst, _ := e.run(t); cst.DidResume {

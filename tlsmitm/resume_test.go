@@ -16,6 +16,10 @@ type resumeEnv struct {
 	ccfg  *tls.Config
 	certs atomic.Int32 // GetCertificate calls
 	skew  atomic.Int64 // added to the server's clock (Config.Now)
+	// For parked handshakes (resume_park_test.go): each server
+	// connection's session context, and the answer to EventPending.
+	ctx     []byte
+	pending func(c *Conn, out []byte) ([]byte, error)
 }
 
 func newResumeEnv(tk *TicketKeys) *resumeEnv {
@@ -44,8 +48,11 @@ func (e *resumeEnv) run(t *testing.T) (tls.ConnectionState, ConnectionState) {
 	cn.SetDeadline(deadline)
 	sn.SetDeadline(deadline)
 	srv := NewServer(e.cfg)
+	if e.ctx != nil {
+		srv.SetSessionContext(e.ctx)
+	}
 	done := make(chan error, 1)
-	go func() { done <- serveEcho(sn, srv); sn.Close() }()
+	go func() { done <- serveEchoWith(sn, srv, e.pending); sn.Close() }()
 	cl := tls.Client(cn, e.ccfg)
 	if err := cl.Handshake(); err != nil {
 		t.Fatalf("handshake: %v", err)
