@@ -23,9 +23,6 @@ COMPAREFLAGS ?=
 # make fuzz: every Fuzz* target found in FUZZPKGS runs for FUZZTIME.
 FUZZPKGS ?= ./...
 FUZZTIME ?= 30s
-# Go minimizes each new interesting input for up to 60 s by default, and a worker
-# doing so fuzzes nothing: with 30 s targets, keep it short.
-FUZZMINIMIZE ?= 2s
 
 # make lint: staticcheck v0.8.2 is release 2026.2.2 (builds and runs with Go 1.26).
 STATICCHECK_VERSION ?= v0.8.2
@@ -69,7 +66,7 @@ fuzz:
 		list=$$($(GO) test -list '^Fuzz' $$pkg); \
 		for t in $$(printf '%s\n' "$$list" | grep '^Fuzz' || true); do \
 			echo "==> fuzz $$pkg $$t for $(FUZZTIME)"; \
-			$(GO) test -run '^$$' -fuzz "^$${t}\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZE) $$pkg; \
+			$(GO) test -run '^$$' -fuzz "^$${t}\$$" -fuzztime $(FUZZTIME) $$pkg; \
 			n=$$((n+1)); \
 		done; \
 	done; \
