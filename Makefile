@@ -58,20 +58,9 @@ bench:
 bench-peers:
 	@./scripts/bench.sh peers
 
-## fuzz: each fuzz target in FUZZPKGS for FUZZTIME (new targets are picked up by name)
+## fuzz: each fuzz target in FUZZPKGS for FUZZTIME (new targets are picked up by name; scripts/fuzz.sh)
 fuzz:
-	@set -e; n=0; \
-	pkgs=$$($(GO) list $(FUZZPKGS)); \
-	for pkg in $$pkgs; do \
-		list=$$($(GO) test -list '^Fuzz' $$pkg); \
-		for t in $$(printf '%s\n' "$$list" | grep '^Fuzz' || true); do \
-			echo "==> fuzz $$pkg $$t for $(FUZZTIME)"; \
-			$(GO) test -run '^$$' -fuzz "^$${t}\$$" -fuzztime $(FUZZTIME) $$pkg; \
-			n=$$((n+1)); \
-		done; \
-	done; \
-	if [ $$n -eq 0 ]; then echo "fuzz: no Fuzz targets found in $(FUZZPKGS)" >&2; exit 1; fi; \
-	echo "fuzz: $$n target(s) ran for $(FUZZTIME) each, no failures"
+	@GO="$(GO)" FUZZPKGS="$(FUZZPKGS)" FUZZTIME="$(FUZZTIME)" ./scripts/fuzz.sh
 
 ## lint: go vet and staticcheck
 lint: $(STATICCHECK)
