@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -160,4 +161,27 @@ func discard(c gnet.Conn, n int) {
 	if n > 0 {
 		_, _ = c.Discard(n)
 	}
+}
+
+// startLoops gives each of n loops its state made from base, with one set
+// of session ticket keys for the whole process unless noTickets, and
+// starts gnet with h; the loops' memory and the ticket keys are zeroed
+// when the engine stops.
+func startLoops(h gnet.EventHandler, run *runner, ls *loops, base *tlsmitm.Config, noTickets bool,
+	addr string, n int, reusePort bool, keyMemory int, logger *slog.Logger) error {
+	if !noTickets {
+		base.Tickets = tlsmitm.NewTicketKeys(time.Hour)
+	}
+	cleanup := func() {
+		ls.close()
+		if base.Tickets != nil {
+			base.Tickets.Close() // zeroes the ticket keys
+		}
+	}
+	if err := ls.prepare(n, base, keyMemory); err != nil {
+		cleanup() // prepare has closed its loops; this zeroes the ticket keys
+		return err
+	}
+	reportMemoryLock(logger, ls.all)
+	return run.start(h, addr, n, reusePort, logger, cleanup)
 }

@@ -166,20 +166,7 @@ func StartProxy(cfg ProxyConfig) (*ProxyServer, error) {
 		ParkResumed:    true,
 		LegacyHandoff:  true, // TLS 1.2 clients are served by crypto/tls (proxylegacy.go)
 	}
-	if !cfg.NoTickets {
-		base.Tickets = tlsmitm.NewTicketKeys(time.Hour)
-	}
-	if err := h.loops.prepare(cfg.Loops, base, cfg.KeyMemory); err != nil {
-		return nil, err
-	}
-	reportMemoryLock(cfg.Logger, h.loops.all)
-	cleanup := func() {
-		h.loops.close()
-		if base.Tickets != nil {
-			base.Tickets.Close() // zeroes the ticket keys
-		}
-	}
-	if err := h.run.start(h, addr, cfg.Loops, reusePort, cfg.Logger, cleanup); err != nil {
+	if err := startLoops(h, h.run, &h.loops, base, cfg.NoTickets, addr, cfg.Loops, reusePort, cfg.KeyMemory, cfg.Logger); err != nil {
 		return nil, err
 	}
 	return &ProxyServer{handler: h, run: h.run}, nil

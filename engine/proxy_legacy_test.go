@@ -21,7 +21,6 @@ import (
 	"math/big"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -504,30 +503,7 @@ func TestProxyTLS12SNIPolicy(t *testing.T) {
 
 // TestProxyTLS12WithoutKey: the no-key fail modes hold for TLS 1.2
 // clients: tunnel passes the client's bytes on, block refuses.
-func TestProxyTLS12WithoutKey(t *testing.T) {
-	w := newWorld(t)
-	w.origin(t, "origin.test", time.Now().Add(-time.Hour), time.Now().Add(24*time.Hour))
-	w.caStop()
-	w.startProxy(t, "acme", func(string) string { return engine.ActionInspect })
-	if _, err := w.client12().Get("https://origin.test/"); err == nil {
-		t.Fatal("with no key for the org, the proxy must not decrypt")
-	}
-
-	w2 := newWorld(t)
-	w2.origin(t, "origin.test", time.Now().Add(-time.Hour), time.Now().Add(24*time.Hour))
-	w2.caStop()
-	w2.startProxy(t, "tunnelco", func(string) string { return engine.ActionInspect })
-	roots := x509.NewCertPool()
-	roots.AddCert(w2.originCA)
-	proxyURL, _ := url.Parse("http://" + w2.proxy.Addr())
-	c := &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{Proxy: http.ProxyURL(proxyURL),
-		TLSClientConfig: &tls.Config{RootCAs: roots, MaxVersion: tls.VersionTLS12}}}
-	resp, body := get(t, c, "https://origin.test/")
-	if resp.StatusCode != 200 || body != "origin origin.test" || resp.TLS.Version != tls.VersionTLS12 ||
-		resp.TLS.PeerCertificates[0].Issuer.CommonName != "Public Web Root" {
-		t.Fatalf("tunnel fail mode over TLS 1.2: %d %q", resp.StatusCode, body)
-	}
-}
+func TestProxyTLS12WithoutKey(t *testing.T) { checkNoKeyModes(t, tls.VersionTLS12) }
 
 // TestProxyTLS12HandshakeTimeout: a TLS 1.2 client that stops after its
 // hello is cut off at the handshake timeout.

@@ -10,7 +10,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"errors"
 	"io"
 	"log/slog"
 	"math/big"
@@ -18,7 +17,6 @@ import (
 	"net/http"
 	"net/url"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -30,7 +28,6 @@ import (
 	"github.com/lucid-edge/lucid/ca/keyseal"
 	"github.com/lucid-edge/lucid/ca/store/sqlite"
 	"github.com/lucid-edge/lucid/engine"
-	"github.com/lucid-edge/lucid/internal/accesslog"
 	"github.com/lucid-edge/lucid/tlsmitm"
 )
 
@@ -188,41 +185,10 @@ func (c *recordingConn) Read(p []byte) (int, error) {
 
 func (w *world) startProxy(t *testing.T, org string, decide func(host string) string) {
 	t.Helper()
-	upRoots := x509.NewCertPool()
-	upRoots.AddCert(w.originCA)
-	var err error
-	w.proxy, err = engine.StartProxy(engine.ProxyConfig{
-		Addr: "127.0.0.1:0", Loops: 2, DefaultOrg: org,
-		Decide: func(org, host string, port int) engine.Decision {
-			return engine.Decision{Action: decide(host), Rule: "test"}
-		},
-		Keys: w.keys,
-		NoKey: func(err error) (string, bool) {
-			var nk *keyclient.NoKeyError
-			if errors.As(err, &nk) {
-				return nk.FailMode, true
-			}
-			return "", false
-		},
-		Resolve: func(host string, port int) string {
-			if a, ok := w.origins[host]; ok {
-				return a
-			}
-			return net.JoinHostPort(host, strconv.Itoa(port))
-		},
-		UpstreamRoots:        upRoots,
-		BlockPath:            w.blockPath,
-		AllowInvalidUpstream: func(string) bool { return w.allowInvalid },
-		AccessLog:            accesslog.New(w),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		w.proxy.Stop(ctx)
-	})
+	cfg := w.pmProxyConfig(org, decide)
+	cfg.BlockPath = w.blockPath
+	cfg.AllowInvalidUpstream = func(string) bool { return w.allowInvalid }
+	w.pmStartProxyWith(t, cfg)
 }
 
 // client is Go's net/http through the proxy, trusting only the CA's
@@ -354,14 +320,22 @@ func TestProxyInvalidOrDownOriginGets502(t *testing.T) {
 	}
 }
 
-func TestProxyWithoutKeyNeverDecrypts(t *testing.T) {
+func TestProxyWithoutKeyNeverDecrypts(t *testing.T) { checkNoKeyModes(t, tls.VersionTLS13) }
+
+// checkNoKeyModes: with the CA down and no key held, an org whose fail
+// mode is block is refused, and one whose mode is tunnel reaches the
+// origin itself, its certificate untouched; the client speaks up to
+// maxVersion.
+func checkNoKeyModes(t *testing.T, maxVersion uint16) {
+	t.Helper()
 	w := newWorld(t)
 	w.origin(t, "origin.test", time.Now().Add(-time.Hour), time.Now().Add(24*time.Hour))
 	w.caStop()
 	// acme's fail mode is block: without its key the edge refuses.
 	w.startProxy(t, "acme", func(string) string { return engine.ActionInspect })
-	_, err := w.client().Get("https://origin.test/")
-	if err == nil {
+	c := w.client()
+	c.Transport.(*http.Transport).TLSClientConfig.MaxVersion = maxVersion
+	if _, err := c.Get("https://origin.test/"); err == nil {
 		t.Fatal("with no key for the org, the proxy must not decrypt")
 	}
 	// tunnelco's fail mode is tunnel: the client reaches the origin itself.
@@ -372,10 +346,12 @@ func TestProxyWithoutKeyNeverDecrypts(t *testing.T) {
 	roots := x509.NewCertPool()
 	roots.AddCert(w2.originCA)
 	proxyURL, _ := url.Parse("http://" + w2.proxy.Addr())
-	c := &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{Proxy: http.ProxyURL(proxyURL), TLSClientConfig: &tls.Config{RootCAs: roots}}}
+	c = &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{Proxy: http.ProxyURL(proxyURL),
+		TLSClientConfig: &tls.Config{RootCAs: roots, MaxVersion: maxVersion}}}
 	resp, body := get(t, c, "https://origin.test/")
-	if resp.StatusCode != 200 || body != "origin origin.test" || resp.TLS.PeerCertificates[0].Issuer.CommonName != "Public Web Root" {
-		t.Fatalf("tunnel fail mode: %d %q", resp.StatusCode, body)
+	if resp.StatusCode != 200 || body != "origin origin.test" || resp.TLS.Version != maxVersion ||
+		resp.TLS.PeerCertificates[0].Issuer.CommonName != "Public Web Root" {
+		t.Fatalf("tunnel fail mode, TLS %x: %d %q", resp.TLS.Version, resp.StatusCode, body)
 	}
 }
 
