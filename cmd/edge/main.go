@@ -88,6 +88,11 @@ func terminate(args []string) error {
 		}
 		cfg.Certificate = cert
 	}
+	// Ask for the signals before saying the server is up, so a SIGTERM
+	// sent as soon as the address is printed is never lost.
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sig)
 	srv, err := engine.StartTerminate(cfg)
 	if err != nil {
 		return err
@@ -110,8 +115,6 @@ func terminate(args []string) error {
 		fmt.Printf("try:   curl https://%s/\n", net.JoinHostPort(host, port))
 	}
 
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
 	select {
 	case s := <-sig:
 		logger.Warn("stopping", "signal", s.String())
