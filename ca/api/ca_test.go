@@ -1,7 +1,6 @@
 package api_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -10,10 +9,8 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/binary"
 	"encoding/json"
 	"encoding/pem"
-	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -26,6 +23,7 @@ import (
 	"github.com/lucid-edge/lucid/ca/api"
 	"github.com/lucid-edge/lucid/ca/authority"
 	"github.com/lucid-edge/lucid/ca/keyseal"
+	"github.com/lucid-edge/lucid/ca/keywire"
 	"github.com/lucid-edge/lucid/ca/store/sqlite"
 )
 
@@ -147,50 +145,36 @@ func (ca *testCA) keyClient(e edge) *http.Client {
 }
 
 // fetchKey asks the key API for org's key as edge e. It returns the
-// status, and the decoded answer on 200.
-func (ca *testCA) fetchKey(t *testing.T, e edge, org string) (int, authority.KeyMeta, []byte) {
+// status, and on 200 the answer as the edge reads it (the body otherwise).
+func (ca *testCA) fetchKey(t *testing.T, e edge, org string) (int, keywire.Meta, []byte) {
 	t.Helper()
 	resp, err := ca.keyClient(e).Get("https://" + ca.keysAddr + "/v1/orgs/" + org + "/key")
 	if err != nil {
 		t.Fatalf("GET key of %s: %v", org, err)
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
 	if resp.StatusCode != http.StatusOK {
-		return resp.StatusCode, authority.KeyMeta{}, body
+		body, err := io.ReadAll(resp.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.StatusCode, keywire.Meta{}, body
 	}
-	if ct := resp.Header.Get("Content-Type"); ct != api.OrgKeyContentType {
-		t.Errorf("Content-Type %q, want %q", ct, api.OrgKeyContentType)
+	if ct := resp.Header.Get("Content-Type"); ct != keywire.ContentType {
+		t.Errorf("Content-Type %q, want %q", ct, keywire.ContentType)
 	}
 	if cc := resp.Header.Get("Cache-Control"); cc != "no-store" {
 		t.Errorf("Cache-Control %q, want no-store", cc)
 	}
-	meta, der, err := decodeOrgKey(body)
+	meta, err := keywire.ReadMeta(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := keywire.ReadKey(resp.Body, make([]byte, keywire.MaxKeyLen+1))
 	if err != nil {
 		t.Fatal(err)
 	}
 	return resp.StatusCode, meta, der
-}
-
-// decodeOrgKey splits the key API's answer: length, JSON, key.
-func decodeOrgKey(body []byte) (authority.KeyMeta, []byte, error) {
-	var meta authority.KeyMeta
-	if len(body) < 4 {
-		return meta, nil, fmt.Errorf("answer of %d bytes has no length prefix", len(body))
-	}
-	n := binary.BigEndian.Uint32(body)
-	if uint64(n) > uint64(len(body)-4) {
-		return meta, nil, fmt.Errorf("metadata length %d beyond the %d-byte answer", n, len(body))
-	}
-	dec := json.NewDecoder(bytes.NewReader(body[4 : 4+n]))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&meta); err != nil {
-		return meta, nil, fmt.Errorf("metadata: %w", err)
-	}
-	return meta, body[4+n:], nil
 }
 
 // do sends a raw admin request and decodes the JSON answer into out (if

@@ -7,8 +7,6 @@ import (
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -19,15 +17,8 @@ import (
 
 	"github.com/lucid-edge/lucid/ca/authority"
 	"github.com/lucid-edge/lucid/ca/keyseal"
+	"github.com/lucid-edge/lucid/ca/keywire"
 )
-
-// OrgKeyContentType is the media type of the key API's answer:
-//
-//	4-byte big-endian length N || N bytes of JSON authority.KeyMeta || PKCS #8 DER private key
-//
-// The key is never inside the JSON, so an edge can read it straight into
-// its key memory without a decoder's copies.
-const OrgKeyContentType = "application/vnd.lucid.orgkey"
 
 // KeysConfig configures the key API.
 type KeysConfig struct {
@@ -75,28 +66,25 @@ func (k *keys) orgKey(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	defer keyseal.Wipe(der)
-	head, err := json.Marshal(meta)
+	answer, err := keywire.Marshal(meta, der)
 	if err != nil {
-		return fmt.Errorf("api: encoding key metadata: %w", err)
+		return fmt.Errorf("api: the key answer: %w", err)
 	}
 	k.metrics.keysIssued.Inc()
-	writeOrgKey(w, head, der)
+	writeOrgKey(w, answer)
 	return nil
 }
 
-// writeOrgKey writes the answer in the OrgKeyContentType format. Write
-// errors mean the edge went away; it will ask again.
-func writeOrgKey(w http.ResponseWriter, head, der []byte) {
-	var n [4]byte
-	binary.BigEndian.PutUint32(n[:], uint32(len(head)))
+// writeOrgKey sends the answer. Its key bytes are the caller's, not a
+// copy, and the caller wipes them once this returns. Write errors mean the
+// edge went away; it will ask again.
+func writeOrgKey(w http.ResponseWriter, answer keywire.Answer) {
 	h := w.Header()
-	h.Set("Content-Type", OrgKeyContentType)
+	h.Set("Content-Type", keywire.ContentType)
 	h.Set("Cache-Control", "no-store")
-	h.Set("Content-Length", strconv.Itoa(len(n)+len(head)+len(der)))
+	h.Set("Content-Length", strconv.Itoa(answer.Len()))
 	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(n[:])
-	_, _ = w.Write(head)
-	_, _ = w.Write(der)
+	_, _ = answer.WriteTo(w)
 }
 
 // serverCertValidity is the life of the key API's certificate. It is

@@ -21,7 +21,7 @@ import (
 	"time"
 
 	"github.com/lucid-edge/lucid/ca/api"
-	"github.com/lucid-edge/lucid/ca/authority"
+	"github.com/lucid-edge/lucid/ca/keywire"
 )
 
 func testCSR(t *testing.T) string {
@@ -50,7 +50,7 @@ func (ca *testCA) makeOrg(t *testing.T, id string, privateOnly bool, alg string)
 
 // checkKey checks an answer of the key API: the key is the
 // intermediate's, and the metadata describes it.
-func checkKey(t *testing.T, meta authority.KeyMeta, der []byte, org string, in api.Intermediate) {
+func checkKey(t *testing.T, meta keywire.Meta, der []byte, org string, in api.Intermediate) {
 	t.Helper()
 	if meta.Org != org || meta.KeyID != in.KeyID || meta.FailMode == "" || !strings.HasSuffix(meta.CRLURL, "/crl/"+org) || meta.NotAfter.IsZero() {
 		t.Errorf("metadata %+v", meta)

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/lucid-edge/lucid/ca/keywire"
 	"github.com/lucid-edge/lucid/ca/store"
 )
 
@@ -59,60 +60,50 @@ func entitlementName(orgID string) string {
 	return "private:" + orgID
 }
 
-// KeyMeta describes an organisation's key as an edge receives it. It never
-// holds key bytes.
-type KeyMeta struct {
-	Org       string    `json:"org"`
-	KeyID     string    `json:"key_id"`
-	Algorithm string    `json:"algorithm"`
-	Chain     [][]byte  `json:"chain"` // the intermediate first, then what is above it
-	CRLURL    string    `json:"crl_url"`
-	FailMode  string    `json:"fail_mode"`
-	NotAfter  time.Time `json:"not_after"`
-}
-
 // KeyFor decides whether the edge whose client certificate is certDER may
-// have orgID's key and, if so, opens it. The caller sends KeyDER to the
-// edge and wipes it with keyseal.Wipe. Every answer, yes or no, is audited.
+// have orgID's key and, if so, opens it: it returns what the edge is sent,
+// the metadata and the key's PKCS #8 DER (ca/keywire frames them). The
+// caller wipes the DER with keyseal.Wipe once it is sent. Every answer,
+// yes or no, is audited.
 //
 // Entitlement: an edge of the public fleet may have the key of any
 // organisation that does not restrict itself to private edges; a private
 // edge may have its own organisation's key and no other.
-func (a *Authority) KeyFor(ctx context.Context, certDER []byte, orgID string) (KeyMeta, []byte, error) {
+func (a *Authority) KeyFor(ctx context.Context, certDER []byte, orgID string) (keywire.Meta, []byte, error) {
 	e, err := a.edgeFor(ctx, certDER)
 	if err != nil {
-		return KeyMeta{}, nil, err
+		return keywire.Meta{}, nil, err
 	}
 	actor := "edge:" + e.ID
 	o, err := a.org(ctx, orgID)
 	if err != nil {
 		_ = a.audit(ctx, actor, "key.refused", orgID, "", "no such organisation")
-		return KeyMeta{}, nil, err
+		return keywire.Meta{}, nil, err
 	}
 	if reason := entitled(e, o); reason != "" {
 		if err := a.audit(ctx, actor, "key.refused", o.ID, "", reason); err != nil {
-			return KeyMeta{}, nil, err
+			return keywire.Meta{}, nil, err
 		}
-		return KeyMeta{}, nil, errorf(403, "edge %s may not have organisation %q's key: %s", e.ID, o.ID, reason)
+		return keywire.Meta{}, nil, errorf(403, "edge %s may not have organisation %q's key: %s", e.ID, o.ID, reason)
 	}
 	in, err := a.active(ctx, o.ID)
 	if err != nil {
-		return KeyMeta{}, nil, err
+		return keywire.Meta{}, nil, err
 	}
 	sk, dk, err := a.cfg.Store.Key(ctx, in.KeyID)
 	if err != nil {
-		return KeyMeta{}, nil, fmt.Errorf("authority: key of %q: %w", o.ID, err)
+		return keywire.Meta{}, nil, fmt.Errorf("authority: key of %q: %w", o.ID, err)
 	}
 	// Audit before the key leaves: an issuance that cannot be recorded
 	// does not happen.
 	if err := a.audit(ctx, actor, "key.issued", o.ID, in.KeyID, ""); err != nil {
-		return KeyMeta{}, nil, err
+		return keywire.Meta{}, nil, err
 	}
 	der, err := a.cfg.KEK.Open(in.KeyID, sk.Ciphertext, dk.Sealed)
 	if err != nil {
-		return KeyMeta{}, nil, fmt.Errorf("authority: opening the key of %q: %w", o.ID, err)
+		return keywire.Meta{}, nil, fmt.Errorf("authority: opening the key of %q: %w", o.ID, err)
 	}
-	meta := KeyMeta{
+	meta := keywire.Meta{
 		Org: o.ID, KeyID: in.KeyID, Algorithm: sk.Algorithm,
 		Chain:  append([][]byte{in.Cert}, in.Chain...),
 		CRLURL: a.CRLURL(o.ID), FailMode: o.FailMode, NotAfter: in.NotAfter,

@@ -19,8 +19,6 @@ import (
 	"crypto"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -31,6 +29,7 @@ import (
 
 	"github.com/VictoriaMetrics/metrics"
 
+	"github.com/lucid-edge/lucid/ca/keywire"
 	"github.com/lucid-edge/lucid/certcache"
 	"github.com/lucid-edge/lucid/internal/secmem"
 )
@@ -72,7 +71,7 @@ type Client struct {
 
 // orgKey is what the client knows of one organisation.
 type orgKey struct {
-	meta   keyMeta
+	meta   keywire.Meta
 	inter  *x509.Certificate
 	der    []byte // PKCS #8, a slab block; nil when not held
 	used   time.Time
@@ -87,22 +86,10 @@ type fetchCall struct {
 	err  error
 }
 
-// keyMeta is the JSON head of the CA's answer (see the key API format).
-type keyMeta struct {
-	Org       string    `json:"org"`
-	KeyID     string    `json:"key_id"`
-	Algorithm string    `json:"algorithm"`
-	Chain     [][]byte  `json:"chain"`
-	CRLURL    string    `json:"crl_url"`
-	FailMode  string    `json:"fail_mode"`
-	NotAfter  time.Time `json:"not_after"`
-}
-
-// Limits on what the CA may send; the answer is input like any other.
-const (
-	maxMetaLen = 256 << 10
-	maxKeyLen  = 4 << 10 // one slab class; an RSA-2048 PKCS #8 key is about 1.2 KiB
-)
+// keyBlockLen is the slab block a key is read into: one 4 KiB class, room
+// for the longest key the format allows and the byte that tells a longer
+// one apart.
+const keyBlockLen = keywire.MaxKeyLen + 1
 
 var (
 	fetches       = metrics.NewCounter("lucid_keyclient_fetches_total")
@@ -313,63 +300,46 @@ func (e *httpError) Error() string { return fmt.Sprintf("CA answered %d: %s", e.
 
 // request fetches and checks the CA's answer. The key bytes go from the
 // TLS stream straight into a slab block: they are never in a Go slice of
-// ours (crypto/tls and net/http keep their own transient buffers).
-func (c *Client) request(ctx context.Context, org string) (keyMeta, *x509.Certificate, []byte, error) {
+// ours (crypto/tls and net/http keep their own transient buffers). The
+// metadata is checked before the key gets any memory.
+func (c *Client) request(ctx context.Context, org string) (keywire.Meta, *x509.Certificate, []byte, error) {
 	u := c.cfg.URL + "/v1/orgs/" + url.PathEscape(org) + "/key"
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
-		return keyMeta{}, nil, nil, err
+		return keywire.Meta{}, nil, nil, err
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return keyMeta{}, nil, nil, fmt.Errorf("CA unreachable: %w", err)
+		return keywire.Meta{}, nil, nil, fmt.Errorf("CA unreachable: %w", err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-		return keyMeta{}, nil, nil, &httpError{status: resp.StatusCode, msg: string(msg)}
+		return keywire.Meta{}, nil, nil, &httpError{status: resp.StatusCode, msg: string(msg)}
 	}
-	var n [4]byte
-	if _, err := io.ReadFull(resp.Body, n[:]); err != nil {
-		return keyMeta{}, nil, nil, fmt.Errorf("CA answer truncated: %w", err)
-	}
-	metaLen := binary.BigEndian.Uint32(n[:])
-	if metaLen == 0 || metaLen > maxMetaLen {
-		return keyMeta{}, nil, nil, fmt.Errorf("CA answer has a %d-byte head", metaLen)
-	}
-	head := make([]byte, metaLen)
-	if _, err := io.ReadFull(resp.Body, head); err != nil {
-		return keyMeta{}, nil, nil, fmt.Errorf("CA answer truncated: %w", err)
-	}
-	var meta keyMeta
-	if err := json.Unmarshal(head, &meta); err != nil {
-		return keyMeta{}, nil, nil, fmt.Errorf("CA answer head: %w", err)
+	meta, err := keywire.ReadMeta(resp.Body)
+	if err != nil {
+		return keywire.Meta{}, nil, nil, fmt.Errorf("CA answer: %w", err)
 	}
 	if meta.Org != org || len(meta.Chain) == 0 {
-		return keyMeta{}, nil, nil, fmt.Errorf("CA answered for organisation %q with %d certificates", meta.Org, len(meta.Chain))
+		return keywire.Meta{}, nil, nil, fmt.Errorf("CA answered for organisation %q with %d certificates", meta.Org, len(meta.Chain))
 	}
 	inter, err := x509.ParseCertificate(meta.Chain[0])
 	if err != nil {
-		return keyMeta{}, nil, nil, fmt.Errorf("CA sent an intermediate that does not parse: %w", err)
+		return keywire.Meta{}, nil, nil, fmt.Errorf("CA sent an intermediate that does not parse: %w", err)
 	}
 	block, err := c.allocKey()
 	if err != nil {
-		return keyMeta{}, nil, nil, err
+		return keywire.Meta{}, nil, nil, err
 	}
-	k, err := io.ReadFull(resp.Body, block)
-	if err == nil {
-		err = fmt.Errorf("CA sent a key longer than %d bytes", maxKeyLen)
-	} else if errors.Is(err, io.ErrUnexpectedEOF) && k > 0 {
-		err = nil
-	}
+	der, err := keywire.ReadKey(resp.Body, block)
 	if err != nil {
 		c.freeKey(block)
-		return keyMeta{}, nil, nil, err
+		return keywire.Meta{}, nil, nil, fmt.Errorf("CA answer: %w", err)
 	}
-	der := block[:k]
 	if err := checkKeyMatches(der, inter); err != nil {
 		c.freeKey(block)
-		return keyMeta{}, nil, nil, err
+		return keywire.Meta{}, nil, nil, err
 	}
 	return meta, inter, der, nil
 }
@@ -377,7 +347,7 @@ func (c *Client) request(ctx context.Context, org string) (keyMeta, *x509.Certif
 func (c *Client) allocKey() ([]byte, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	b, err := c.mem.Alloc(maxKeyLen)
+	b, err := c.mem.Alloc(keyBlockLen)
 	if err != nil {
 		return nil, fmt.Errorf("keyclient: no key memory: %w", err)
 	}

@@ -1,6 +1,7 @@
 package keyclient
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -8,13 +9,16 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/binary"
 	"errors"
 	"io"
 	"log/slog"
 	"math/big"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -36,6 +40,9 @@ type testCA struct {
 	srv      *http.Server
 	requests atomic.Int32
 	roots    *x509.CertPool
+	// tamper, when set, rewrites the body of the key API's answers, as a
+	// CA with a bug (or whoever got past its TLS) could.
+	tamper atomic.Pointer[func(w http.ResponseWriter, body []byte)]
 }
 
 func startCA(t *testing.T) *testCA {
@@ -74,7 +81,14 @@ func startCA(t *testing.T) *testCA {
 	ca.roots.AddCert(a.Root())
 	ca.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ca.requests.Add(1)
-		h.ServeHTTP(w, r)
+		tamper := ca.tamper.Load()
+		if tamper == nil {
+			h.ServeHTTP(w, r)
+			return
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, r)
+		(*tamper)(w, rec.Body.Bytes())
 	}), TLSConfig: tlsCfg, ErrorLog: slog.NewLogLogger(slog.NewTextHandler(io.Discard, nil), slog.LevelError)}
 	go ca.srv.Serve(tls.NewListener(ln, tlsCfg))
 	t.Cleanup(ca.stop)
@@ -162,8 +176,8 @@ func TestFetchHoldsTheKeyInTheSlabAndMints(t *testing.T) {
 	if n := ca.requests.Load(); n != 1 {
 		t.Fatalf("8 concurrent first uses made %d requests to the CA, want 1", n)
 	}
-	if got := c.MemoryStats().InUse; got != maxKeyLen {
-		t.Fatalf("key memory in use = %d, want one %d-byte block", got, maxKeyLen)
+	if got := c.MemoryStats().InUse; got != keyBlockLen {
+		t.Fatalf("key memory in use = %d, want one %d-byte block", got, keyBlockLen)
 	}
 	iss, _ := c.Issuer(context.Background(), "acme")
 	if err := mint(t, iss); err != nil {
@@ -180,7 +194,7 @@ func TestIdleKeyIsZeroedAndFetchedAgain(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.mu.Lock()
-	block := c.orgs["acme"].der[:maxKeyLen]
+	block := c.orgs["acme"].der[:keyBlockLen]
 	c.mu.Unlock()
 	deadline := time.Now().Add(5 * time.Second)
 	for c.Holds("acme") && time.Now().Before(deadline) {
@@ -307,5 +321,49 @@ func TestImpostorCAIsRefused(t *testing.T) {
 	_, err = c.Issuer(context.Background(), "acme")
 	if err == nil || !strings.Contains(err.Error(), "not issued by the service root directly") {
 		t.Fatalf("an impostor CA chained through an org intermediate was accepted: %v", err)
+	}
+}
+
+// TestBadAnswerTakesNoKeyMemory: an answer the edge cannot use leaves it
+// without a key for the org, failing closed (with its own default fail
+// mode: it never learnt the org's), and with every slab block it
+// took for the key zeroed and given back.
+func TestBadAnswerTakesNoKeyMemory(t *testing.T) {
+	headEnd := func(body []byte) int { return 4 + int(binary.BigEndian.Uint32(body)) }
+	send := func(w http.ResponseWriter, body []byte) {
+		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+		w.Write(body)
+	}
+	for _, tc := range []struct {
+		name   string
+		tamper func(w http.ResponseWriter, body []byte)
+		want   string
+	}{
+		{"no key", func(w http.ResponseWriter, b []byte) { send(w, b[:headEnd(b)]) }, "ends early: before the key"},
+		{"key cut short", func(w http.ResponseWriter, b []byte) { send(w, b[:len(b)-1]) }, "CA sent a key that does not parse"},
+		{"body cut short inside the key", func(w http.ResponseWriter, b []byte) {
+			w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+			w.Write(b[:len(b)-1])
+		}, "ends early: inside the key"},
+		{"key too long", func(w http.ResponseWriter, b []byte) { send(w, append(b, make([]byte, keyBlockLen)...)) }, "a key longer than"},
+		{"another org's key", func(w http.ResponseWriter, b []byte) {
+			send(w, bytes.Replace(b, []byte(`"org":"acme"`), []byte(`"org":"acmf"`), 1))
+		}, `CA answered for organisation "acmf"`},
+		{"metadata cut short", func(w http.ResponseWriter, b []byte) { send(w, b[:headEnd(b)-1]) }, "ends early: inside its"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ca := startCA(t)
+			ca.org(t, "acme", false, "tunnel")
+			ca.tamper.Store(&tc.tamper)
+			c := newClient(t, ca, ca.enrol(t, ""), time.Hour)
+			_, err := c.Issuer(context.Background(), "acme")
+			var nk *NoKeyError
+			if !errors.As(err, &nk) || nk.FailMode != "block" || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Issuer after a bad answer: %v, want a NoKeyError saying %q", err, tc.want)
+			}
+			if c.Holds("acme") || c.MemoryStats().InUse != 0 {
+				t.Fatalf("after a bad answer: holds %v, %d bytes of key memory in use", c.Holds("acme"), c.MemoryStats().InUse)
+			}
+		})
 	}
 }

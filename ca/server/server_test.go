@@ -8,8 +8,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/binary"
-	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -24,7 +22,7 @@ import (
 	"time"
 
 	"github.com/lucid-edge/lucid/ca/api"
-	"github.com/lucid-edge/lucid/ca/authority"
+	"github.com/lucid-edge/lucid/ca/keywire"
 )
 
 const testPassword = "correct horse battery staple"
@@ -226,24 +224,27 @@ func testEdge(t *testing.T, cl *api.Client, org string) *http.Client {
 	}}}
 }
 
-// fetchKey gets org's key from the key API and returns the PKCS #8 DER.
-func fetchKey(t *testing.T, s *Server, edge *http.Client, org string) (authority.KeyMeta, []byte) {
+// fetchKey gets org's key from the key API, read as the edge reads it.
+func fetchKey(t *testing.T, s *Server, edge *http.Client, org string) (keywire.Meta, []byte) {
 	t.Helper()
 	resp, err := edge.Get("https://" + s.KeysAddr() + "/v1/orgs/" + org + "/key")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != http.StatusOK {
+		body, _ := io.ReadAll(resp.Body)
 		t.Fatalf("key of %s: %d %s", org, resp.StatusCode, body)
 	}
-	n := binary.BigEndian.Uint32(body)
-	var meta authority.KeyMeta
-	if err := json.Unmarshal(body[4:4+n], &meta); err != nil {
+	meta, err := keywire.ReadMeta(resp.Body)
+	if err != nil {
 		t.Fatal(err)
 	}
-	return meta, body[4+n:]
+	der, err := keywire.ReadKey(resp.Body, make([]byte, keywire.MaxKeyLen+1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return meta, der
 }
 
 func TestAdminTLS(t *testing.T) {
