@@ -1,14 +1,4 @@
-package tlsmitm
-
-// The upstream side of an inspected connection (DESIGN.md, data path step
-// 5): a uTLS client handshake with the origin whose ClientHello is rebuilt
-// from the client's own, so the origin sees the client's fingerprint, and an
-// explicit verification of the origin's chain whose result goes back to the
-// caller instead of failing the handshake.
-//
-// DialUpstream blocks on the network: call it off the event loop, and hand
-// the result back to the loop (STYLE.md, gnet). It is safe for concurrent
-// use; so is a SessionCache from utls.NewLRUClientSessionCache.
+package origin
 
 import (
 	"context"
@@ -21,57 +11,18 @@ import (
 	"time"
 
 	utls "github.com/refraction-networking/utls"
+
+	"github.com/lucid-edge/lucid/tlsmitm"
 )
 
-// ErrUpstreamHandshake wraps every error DialUpstream returns.
-var ErrUpstreamHandshake = errors.New("tlsmitm: upstream TLS handshake failed")
+// ErrHandshake wraps every error Handshake returns.
+var ErrHandshake = errors.New("origin: TLS handshake with the origin failed")
 
-// extEncryptThenMAC is encrypt_then_mac (RFC 7366), sent by OpenSSL-based
-// clients.
-const extEncryptThenMAC uint16 = 22
-
-// UpstreamConfig describes the origin handshake of one inspected connection.
-type UpstreamConfig struct {
-	// ServerName is the SNI to send, normally the client's, and the name
-	// the certificate is verified for. An IP literal is verified but not
-	// sent (RFC 6066 §3); empty sends no SNI and verifies the certificate
-	// for the IP address of conn's remote end.
-	ServerName string
-	// ClientHelloRaw is the client's ClientHello handshake message, 4-byte
-	// header included (ClientHello.Raw). DialUpstream does not keep it.
-	ClientHelloRaw []byte
-	// Roots verifies the origin's chain; nil means the system roots. A
-	// caller with configured roots passes the system roots plus its own.
-	Roots *x509.CertPool
-	// NextProtos overrides the ALPN offer: nil keeps the client's; an empty
-	// non-nil list sends no ALPN.
-	NextProtos []string
-	// Timeout bounds the handshake; zero leaves it to ctx.
-	Timeout time.Duration
-	// SessionCache, when set, enables upstream resumption. DialUpstream
-	// keys its entries by the origin's address and the SNI, so a ticket is
-	// only ever offered to the address that issued it. Share one bounded
-	// cache (utls.NewLRUClientSessionCache) across connections.
-	//
-	// TLS 1.2 resumes whenever the client offers session_ticket. TLS 1.3
-	// needs a pre_shared_key extension, which a client sends only with a
-	// ticket it holds; a ticket the client holds is Lucid's own, useless to
-	// the origin, so the client's extension is never forwarded. When the
-	// client offers psk_key_exchange_modes, DialUpstream appends a
-	// pre_shared_key extension that is sent only when the cache holds a
-	// ticket: the origin then sees the client's hello with the one extension
-	// the client itself sends on a return visit. A client that offers no
-	// psk_key_exchange_modes never resumes.
-	SessionCache utls.ClientSessionCache
-	// VerifyCache, when set, skips verifying a chain that verified for the
-	// same name recently (see VerifyCache); it must belong to Roots.
-	VerifyCache *VerifyCache
-}
-
-// UpstreamResult is an established connection to the origin.
-type UpstreamResult struct {
-	// Conn carries the relayed traffic; the caller closes it.
-	Conn *utls.UConn
+// Session is an established TLS connection to the origin.
+type Session struct {
+	// Conn carries the relayed traffic; the caller closes it. It is a uTLS
+	// connection: CloseWrite sends close_notify.
+	Conn net.Conn
 	// Socket is the connection under Conn, which Conn is handed no more
 	// than one TLS record at a time (recordReader): once a Read of Conn has
 	// returned less than it was asked for and Buffered reports 0, all the
@@ -93,64 +44,111 @@ type UpstreamResult struct {
 	CipherSuite        uint16
 	DidResume          bool
 	PeerCertificates   []*x509.Certificate
-	// VerifyErr is nil when the chain verifies for ServerName (or the IP
-	// address) against Roots; otherwise it says why not (an
+	// VerifyErr is nil when the chain verifies for the server name (or the
+	// IP address) against Config.Roots; otherwise it says why not (an
 	// x509.CertificateInvalidError, x509.HostnameError or
 	// x509.UnknownAuthorityError inside). The handshake completed either
-	// way, so the caller can block with a clear page or pass the failure on.
+	// way, so the caller can block with a clear page or pass the failure
+	// on.
 	VerifyErr error
 }
 
-// DialUpstream runs the TLS handshake with the origin over conn, a fresh
-// connection to it. The ClientHello mirrors cfg.ClientHelloRaw, minus what
-// cannot be forwarded (see mirroredSpec); if the client's hello cannot be
-// mirrored, a modern preset is sent instead and the result says so.
+// Handshake runs the TLS handshake with the origin over conn, a fresh
+// connection from Dial. The ClientHello mirrors hello, the client's, minus
+// what cannot be forwarded (see mirroredSpec); if the client's hello cannot
+// be mirrored, a modern preset is sent instead and the Session says so.
 //
-// It returns an error, wrapping ErrUpstreamHandshake, only when the
-// handshake itself fails (origin closed or reset the connection, protocol
-// error, timeout); conn is closed then. A certificate that does not verify
-// is not an error: see UpstreamResult.VerifyErr.
-func DialUpstream(ctx context.Context, conn net.Conn, cfg UpstreamConfig) (*UpstreamResult, error) {
-	if cfg.Timeout > 0 {
+// serverName is the SNI to send, normally the client's, and the name the
+// certificate is verified for. An IP literal is verified but not sent
+// (RFC 6066 §3); empty sends no SNI and verifies the certificate for the IP
+// address of conn's remote end. nextProtos overrides the ALPN offer: nil
+// keeps the client's; an empty non-nil list sends no ALPN.
+//
+// Handshake does not keep hello or its memory past the call. It returns an
+// error, wrapping ErrHandshake, only when the handshake itself fails
+// (origin closed or reset the connection, protocol error, timeout); conn
+// is closed then. A certificate that does not verify is not an error: see
+// Session.VerifyErr.
+//
+// Handshake blocks on the network: call it off the event loop.
+func (d *Dialer) Handshake(ctx context.Context, conn net.Conn, hello *tlsmitm.ClientHello, serverName string, nextProtos []string) (*Session, error) {
+	return handshake(ctx, conn, handshakeConfig{
+		serverName: serverName,
+		hello:      hello,
+		roots:      d.cfg.Roots,
+		nextProtos: nextProtos,
+		timeout:    d.cfg.HandshakeTimeout,
+		sessions:   d.sessions,
+		verified:   d.verified,
+	})
+}
+
+// handshakeConfig describes the origin handshake of one connection: the
+// caller's arguments and the Dialer's shared state (Handshake).
+type handshakeConfig struct {
+	serverName string
+	hello      *tlsmitm.ClientHello // nil: nothing to mirror, the preset goes
+	roots      *x509.CertPool
+	nextProtos []string
+	timeout    time.Duration           // 0: ctx alone bounds the handshake
+	sessions   utls.ClientSessionCache // nil: no resumption
+	verified   *verifyCache            // nil: every chain is verified; it must belong to roots
+}
+
+// handshake is Handshake with everything explicit; see there. It blocks:
+// call it off the event loop.
+func handshake(ctx context.Context, conn net.Conn, cfg handshakeConfig) (*Session, error) {
+	if cfg.timeout > 0 {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, cfg.Timeout)
+		ctx, cancel = context.WithTimeout(ctx, cfg.timeout)
 		defer cancel()
 	}
-	verifyName := cfg.ServerName
+	verifyName := cfg.serverName
 	if verifyName == "" {
 		verifyName = remoteIP(conn)
 	}
-	ch, parseErr := ParseClientHello(cfg.ClientHelloRaw)
 
 	rec := &recordReader{Conn: conn}
-	res := &UpstreamResult{Mirrored: true, Socket: conn, Buffered: rec.buffered}
-	uconn, err := mirroredConn(rec, &cfg, ch, parseErr)
+	s := &Session{Mirrored: true, Socket: conn, Buffered: rec.buffered}
+	uconn, err := mirroredConn(rec, &cfg)
 	if err != nil {
-		res.Mirrored, res.MirrorErr = false, err
-		uconn, err = presetConn(rec, &cfg, ch)
+		s.Mirrored, s.MirrorErr = false, err
+		uconn, err = presetConn(rec, &cfg)
 	}
 	if err == nil {
-		err = handshake(ctx, uconn)
+		err = runHandshake(ctx, uconn)
 	}
 	if err != nil {
 		conn.Close()
 		origin := remoteAddr(conn)
-		if cfg.ServerName != "" {
-			origin = cfg.ServerName + " at " + origin
+		if cfg.serverName != "" {
+			origin = cfg.serverName + " at " + origin
 		}
-		return nil, fmt.Errorf("%w with %s: %w", ErrUpstreamHandshake, origin, err)
+		return nil, fmt.Errorf("%w with %s: %w", ErrHandshake, origin, err)
 	}
 
 	cs := uconn.ConnectionState()
-	res.Conn = uconn
-	res.NegotiatedProtocol = cs.NegotiatedProtocol
-	res.Version = cs.Version
-	res.CipherSuite = cs.CipherSuite
-	res.DidResume = cs.DidResume
-	res.PeerCertificates = cs.PeerCertificates
-	res.VerifyErr = verifyOrigin(cs.PeerCertificates, verifyName, cfg.Roots, cfg.VerifyCache)
+	s.Conn = uconn
+	s.NegotiatedProtocol = cs.NegotiatedProtocol
+	s.Version = cs.Version
+	s.CipherSuite = cs.CipherSuite
+	s.DidResume = cs.DidResume
+	s.PeerCertificates = cs.PeerCertificates
+	s.VerifyErr = verifyOrigin(cs.PeerCertificates, verifyName, cfg.roots, cfg.verified)
 	forgetHandshake(uconn)
-	return res, nil
+	return s, nil
+}
+
+// runHandshake runs the uTLS handshake. uTLS guards some of its internal
+// states with panics (uAssert); a hello that reaches one must cost only
+// this connection, never the edge.
+func runHandshake(ctx context.Context, uconn *utls.UConn) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("uTLS panicked: %v", r)
+		}
+	}()
+	return uconn.HandshakeContext(ctx)
 }
 
 // forgetHandshake drops what uTLS keeps of a finished handshake: the key
@@ -174,49 +172,50 @@ func forgetHandshake(uconn *utls.UConn) {
 	uconn.Extensions = nil
 }
 
-// handshake runs the uTLS handshake. uTLS guards some of its internal
-// states with panics (uAssert); a hello that reaches one must cost only this
-// connection, never the edge.
-func handshake(ctx context.Context, uconn *utls.UConn) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("uTLS panicked: %v", r)
-		}
-	}()
-	return uconn.HandshakeContext(ctx)
-}
+// Extension types the mirrored hello leaves out (mirroredSpec).
+const (
+	extEarlyData      uint16 = 42 // RFC 8446 §4.2.10
+	extCookie         uint16 = 44 // RFC 8446 §4.2.2
+	extEncryptThenMAC uint16 = 22 // RFC 7366, sent by OpenSSL-based clients
+)
+
+// isGREASE reports whether v is one of the reserved GREASE values of RFC
+// 8701, which the origin must see where the client put them.
+func isGREASE(v uint16) bool { return v&0x0f0f == 0x0a0a && v>>8 == v&0xff }
 
 // mirroredConn prepares a uTLS connection whose ClientHello is built from
 // the client's. Nothing is written to conn yet, so on error the caller can
 // start over with a preset.
-func mirroredConn(conn net.Conn, cfg *UpstreamConfig, ch *ClientHello, parseErr error) (uconn *utls.UConn, err error) {
+func mirroredConn(conn net.Conn, cfg *handshakeConfig) (uconn *utls.UConn, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			uconn, err = nil, fmt.Errorf("uTLS panicked building the hello: %v", r)
 		}
 	}()
-	if parseErr != nil {
-		return nil, fmt.Errorf("client hello does not parse: %w", parseErr)
+	if cfg.hello == nil {
+		return nil, errors.New("no client hello to mirror")
 	}
-	spec, err := mirroredSpec(ch)
+	spec, err := mirroredSpec(cfg.hello)
 	if err != nil {
 		return nil, err
 	}
-	adjustSpec(spec, cfg, cfg.NextProtos)
+	adjustSpec(spec, cfg, cfg.nextProtos)
 	return applySpec(conn, cfg, spec)
 }
 
 // presetConn prepares a uTLS connection with utls.HelloChrome_Auto, keeping
 // the client's ALPN offer so the protocol the origin picks is one the
 // client speaks.
-func presetConn(conn net.Conn, cfg *UpstreamConfig, ch *ClientHello) (*utls.UConn, error) {
+func presetConn(conn net.Conn, cfg *handshakeConfig) (*utls.UConn, error) {
 	spec, err := utls.UTLSIdToSpec(utls.HelloChrome_Auto)
 	if err != nil {
 		return nil, err
 	}
-	alpn := cfg.NextProtos
-	if alpn == nil && ch != nil {
-		alpn = ch.ALPNProtocols
+	alpn := cfg.nextProtos
+	if alpn == nil && cfg.hello != nil {
+		// A copy: the connection keeps its offer, and must not keep the
+		// caller's hello.
+		alpn = slices.Clone(cfg.hello.ALPNProtocols)
 	}
 	if alpn == nil {
 		alpn = []string{} // the client's offer is unknown: offer none
@@ -227,9 +226,9 @@ func presetConn(conn net.Conn, cfg *UpstreamConfig, ch *ClientHello) (*utls.UCon
 
 // applySpec builds the ClientHello now rather than in the handshake, so any
 // error in it can still fall back to the preset.
-func applySpec(conn net.Conn, cfg *UpstreamConfig, spec *utls.ClientHelloSpec) (*utls.UConn, error) {
+func applySpec(conn net.Conn, cfg *handshakeConfig, spec *utls.ClientHelloSpec) (*utls.UConn, error) {
 	tc := &utls.Config{
-		ServerName: sniName(cfg.ServerName),
+		ServerName: sniName(cfg.serverName),
 		// The chain is verified after the handshake (verifyOrigin), so the
 		// caller gets both the certificate and the reason it fails.
 		InsecureSkipVerify: true,
@@ -237,8 +236,8 @@ func applySpec(conn net.Conn, cfg *UpstreamConfig, spec *utls.ClientHelloSpec) (
 		// when the cache holds no ticket.
 		OmitEmptyPsk: true,
 	}
-	if cfg.SessionCache != nil {
-		tc.ClientSessionCache = originSessionCache{cfg.SessionCache, remoteAddr(conn)}
+	if cfg.sessions != nil {
+		tc.ClientSessionCache = originSessionCache{cfg.sessions, remoteAddr(conn)}
 	}
 	uconn := utls.UClient(conn, tc, utls.HelloCustom)
 	if err := uconn.ApplyPreset(spec); err != nil {
@@ -255,7 +254,7 @@ func applySpec(conn net.Conn, cfg *UpstreamConfig, spec *utls.ClientHelloSpec) (
 //
 //   - pre_shared_key (in adjustSpec): its binders prove a key the client
 //     shares with Lucid, not with the origin; adjustSpec may add Lucid's
-//     own instead (see UpstreamConfig.SessionCache);
+//     own instead (see sessions.go);
 //   - early_data: Lucid has no 0-RTT data to send;
 //   - cookie: it answers a HelloRetryRequest the origin never sent;
 //   - encrypt_then_mac: crypto/tls, under uTLS, does not implement it, and a
@@ -274,7 +273,10 @@ func applySpec(conn net.Conn, cfg *UpstreamConfig, spec *utls.ClientHelloSpec) (
 // (delegated_credentials, record_size_limit, unknown extensions): an origin
 // that acts on one of those fails the handshake with an error. Padding
 // keeps the client's hello length where it can.
-func mirroredSpec(ch *ClientHello) (*utls.ClientHelloSpec, error) {
+//
+// Only ch.Raw is read, by uTLS's own fingerprinting; the spec does not
+// alias it.
+func mirroredSpec(ch *tlsmitm.ClientHello) (*utls.ClientHelloSpec, error) {
 	// uTLS wants a whole record; it reads the record version as the
 	// minimum version of a hello without supported_versions.
 	rec := make([]byte, 0, recordHeaderLen+len(ch.Raw))
@@ -330,8 +332,8 @@ func padTo(helloLen int) func(int) (int, bool) {
 
 // adjustSpec sets what the caller decides rather than the client: the SNI,
 // the ALPN offer (alpn nil keeps the spec's) and the resumption extension.
-func adjustSpec(spec *utls.ClientHelloSpec, cfg *UpstreamConfig, alpn []string) {
-	name := sniName(cfg.ServerName)
+func adjustSpec(spec *utls.ClientHelloSpec, cfg *handshakeConfig, alpn []string) {
+	name := sniName(cfg.serverName)
 	i := slices.IndexFunc(spec.Extensions, isType[*utls.SNIExtension])
 	switch {
 	case name == "" && i >= 0:
@@ -355,7 +357,7 @@ func adjustSpec(spec *utls.ClientHelloSpec, cfg *UpstreamConfig, alpn []string) 
 	}
 
 	spec.Extensions = slices.DeleteFunc(spec.Extensions, isType[utls.PreSharedKeyExtension])
-	if cfg.SessionCache != nil && offersPSKResumption(spec) {
+	if cfg.sessions != nil && offersPSKResumption(spec) {
 		// RFC 8446 §4.2.11: pre_shared_key comes last.
 		spec.Extensions = append(spec.Extensions, &utls.UtlsPreSharedKeyExtension{})
 	}
@@ -390,13 +392,14 @@ func sniName(serverName string) string {
 }
 
 // verifyOrigin verifies the origin's chain for name, a DNS name or an IP
-// address, with the intermediates the origin sent.
-func verifyOrigin(certs []*x509.Certificate, name string, roots *x509.CertPool, cache *VerifyCache) error {
+// address, with the intermediates the origin sent. A chain that verified
+// for name lately (cache, nil for none) is not verified again.
+func verifyOrigin(certs []*x509.Certificate, name string, roots *x509.CertPool, cache *verifyCache) error {
 	if len(certs) == 0 {
-		return errors.New("tlsmitm: origin sent no certificate")
+		return errors.New("origin: the origin sent no certificate")
 	}
 	if name == "" {
-		return errors.New("tlsmitm: no server name or IP address to verify the origin certificate for")
+		return errors.New("origin: no server name or IP address to verify the origin certificate for")
 	}
 	var key [32]byte
 	if cache != nil {
@@ -411,7 +414,7 @@ func verifyOrigin(certs []*x509.Certificate, name string, roots *x509.CertPool, 
 	}
 	chains, err := certs[0].Verify(x509.VerifyOptions{DNSName: name, Intermediates: intermediates, Roots: roots})
 	if err != nil {
-		return fmt.Errorf("tlsmitm: origin certificate for %s: %w", name, err)
+		return fmt.Errorf("origin: certificate for %s: %w", name, err)
 	}
 	if cache != nil {
 		cache.add(key, chains[0])
@@ -426,13 +429,37 @@ func remoteAddr(conn net.Conn) string {
 	return ""
 }
 
-// remoteIP is the IP address of conn's remote end, "" if it has none.
+// remoteIP is the IP address of conn's remote end, "" if it has none: the
+// name a certificate is verified for when the client sent no SNI.
 func remoteIP(conn net.Conn) string {
 	addr, err := netip.ParseAddrPort(remoteAddr(conn))
 	if err != nil {
 		return ""
 	}
 	return addr.Addr().Unmap().WithZone("").String()
+}
+
+// Upstream session resumption. One bounded cache serves every connection
+// of a Dialer; handshake files its entries by the origin's address and the
+// SNI, so a ticket is only ever offered to the address that issued it.
+//
+// TLS 1.2 resumes whenever the client offers session_ticket. TLS 1.3 needs
+// a pre_shared_key extension, which a client sends only with a ticket it
+// holds; a ticket the client holds is Lucid's own, useless to the origin,
+// so the client's extension is never forwarded. When the client offers
+// psk_key_exchange_modes, the mirrored hello gets a pre_shared_key
+// extension that is sent only when the cache holds a ticket (adjustSpec):
+// the origin then sees the client's hello with the one extension the
+// client itself sends on a return visit. A client that offers no
+// psk_key_exchange_modes never resumes.
+
+// newSessionCache returns an LRU cache of size entries, or nil, which
+// turns resumption off, for size 0. It is safe for concurrent use.
+func newSessionCache(size int) utls.ClientSessionCache {
+	if size <= 0 {
+		return nil
+	}
+	return utls.NewLRUClientSessionCache(size)
 }
 
 // originSessionCache files the tickets of one origin address under that
@@ -451,15 +478,24 @@ func (c originSessionCache) Put(key string, cs *utls.ClientSessionState) {
 	c.cache.Put(c.origin+" "+key, cs)
 }
 
+// The TLS record header (RFC 8446 §5.1): content type, legacy version,
+// length.
+const (
+	recordHeaderLen       = 5
+	recordHandshake uint8 = 22
+)
+
 // recordReader hands uTLS the origin's stream no further than the end of
 // the TLS record it is reading. uTLS buffers whatever a read returns, so
-// with a plain connection a read that ends inside Conn.Read may leave
-// whole records in uTLS's buffer, invisible from outside. Here a read from
-// the socket takes what is there, as before, and what lies past the
-// current record waits in extra, visible (UpstreamResult.Buffered), until
-// uTLS asks for it: a short Conn.Read with nothing in extra means all the
-// origin sent so far has been taken, and the socket tells when it sends
-// again.
+// with a plain connection a read that ends inside Session.Conn.Read may
+// leave whole records in uTLS's buffer, invisible from outside. Here a
+// read from the socket takes what is there, as before, and what lies past
+// the current record waits in extra, visible (Session.Buffered), until
+// uTLS asks for it: a short Session.Conn.Read with nothing in extra means
+// all the origin sent so far has been taken, and the socket tells when it
+// sends again.
+//
+// Only the goroutine that reads Session.Conn touches a recordReader.
 type recordReader struct {
 	net.Conn
 	hdr   [recordHeaderLen]byte
@@ -517,8 +553,8 @@ func (r *recordReader) frame(b []byte) int {
 
 // buffered is how many bytes were read from the socket and not yet handed
 // to uTLS; when there are none, the spare array goes too (the caller asks
-// as the connection turns idle). Only the goroutine reading Conn may call
-// it.
+// as the connection turns idle). Only the goroutine reading Session.Conn
+// may call it.
 func (r *recordReader) buffered() int {
 	n := len(r.extra) - r.off
 	if n == 0 {
