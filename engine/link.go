@@ -78,7 +78,7 @@ const linger = 100 * time.Millisecond
 
 // newLink serves conn; sock, when not nil, is the socket under it, which
 // the reader may wait on after a short read when held reports nothing
-// read past it (see tlsmitm.UpstreamResult.Socket).
+// read past it (see origin.Session.Socket).
 func newLink(pc *proxyConn, conn, sock net.Conn, held func() int) *link {
 	l := &link{
 		pc:     pc,
@@ -322,17 +322,6 @@ func (l *link) write() {
 			return
 		}
 	}
-}
-
-// rawConn is a tunnel's origin connection.
-type rawConn struct{ net.Conn }
-
-// CloseWrite half-closes a TCP tunnel.
-func (r *rawConn) CloseWrite() error {
-	if tc, ok := r.Conn.(*net.TCPConn); ok {
-		return tc.CloseWrite()
-	}
-	return nil
 }
 
 func (r upstreamReady) close() {

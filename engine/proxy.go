@@ -4,20 +4,18 @@ import (
 	"context"
 	"crypto/x509"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"runtime"
 	"sync/atomic"
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
-	utls "github.com/refraction-networking/utls"
 
 	"github.com/lucid-edge/lucid/certcache"
 	"github.com/lucid-edge/lucid/internal/accesslog"
 	"github.com/lucid-edge/lucid/internal/secmem"
+	"github.com/lucid-edge/lucid/origin"
 	"github.com/lucid-edge/lucid/tlsmitm"
 )
 
@@ -95,14 +93,6 @@ type ProxyConfig struct {
 	NoTickets bool
 }
 
-// The origin verification cache: entries per proxy, and how long a chain
-// that verified is trusted without verifying it again (never past its
-// earliest NotAfter).
-const (
-	verifyCacheSize = 4096
-	verifyTTL       = 10 * time.Minute
-)
-
 // ProxyServer is a running inspecting proxy. Its methods are safe for
 // concurrent use.
 type ProxyServer struct {
@@ -147,12 +137,12 @@ func StartProxy(cfg ProxyConfig) (*ProxyServer, error) {
 		return nil, err
 	}
 	h := &proxyHandler{cfg: cfg, run: newRunner()}
-	if cfg.SessionCacheSize > 0 {
-		h.sessions = utls.NewLRUClientSessionCache(cfg.SessionCacheSize)
-	}
-	// An origin's chain is verified once per verifyTTL, not on every
-	// connection: verification costs more than our own handshake.
-	h.verified = tlsmitm.NewVerifyCache(verifyCacheSize, verifyTTL)
+	h.origins = origin.NewDialer(origin.Config{
+		Roots:            cfg.UpstreamRoots,
+		Resolve:          cfg.Resolve,
+		SessionCacheSize: cfg.SessionCacheSize,
+		HandshakeTimeout: cfg.HandshakeTimeout,
+	})
 	h.untrusted, err = newUntrustedIssuer()
 	if err != nil {
 		return nil, err
@@ -211,8 +201,7 @@ type proxyHandler struct {
 	run       *runner
 	open      atomic.Int64
 	draining  atomic.Bool
-	sessions  utls.ClientSessionCache
-	verified  *tlsmitm.VerifyCache // origin chains that verified lately
+	origins   *origin.Dialer
 	untrusted *certcache.Issuer
 }
 
@@ -284,16 +273,4 @@ func (h *proxyHandler) cacheFor(ls *loopState) *certcache.Cache {
 		ls.cache = certcache.New(cfg)
 	}
 	return ls.cache
-}
-
-// dialTimeout bounds connecting to an origin.
-const dialTimeout = 10 * time.Second
-
-func (h *proxyHandler) dial(ctx context.Context, host string, port int) (net.Conn, error) {
-	target := net.JoinHostPort(host, fmt.Sprint(port))
-	if h.cfg.Resolve != nil {
-		target = h.cfg.Resolve(host, port)
-	}
-	d := net.Dialer{Timeout: dialTimeout}
-	return d.DialContext(ctx, "tcp", target)
 }

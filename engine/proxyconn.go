@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"crypto/x509"
@@ -15,6 +14,7 @@ import (
 	"github.com/lucid-edge/lucid/certcache"
 	"github.com/lucid-edge/lucid/internal/accesslog"
 	"github.com/lucid-edge/lucid/internal/httphead"
+	"github.com/lucid-edge/lucid/origin"
 	"github.com/lucid-edge/lucid/tlsmitm"
 	"golang.org/x/sys/unix"
 
@@ -294,8 +294,9 @@ func (pc *proxyConn) helloArrived(ch *tlsmitm.ClientHello) {
 		}
 	}
 	pc.st = stWaitUpstream
-	// prepare owns its copy of the hello: the connection keeps none.
-	go pc.prepare(pc.sni, pc.host, pc.port, pc.org, bytes.Clone(ch.Raw), pc.alpn)
+	// prepare owns its copy of the hello: the connection's goes back to a
+	// pool once the connection moves on or closes.
+	go pc.prepare(pc.sni, pc.host, pc.port, pc.org, ch.Clone(), pc.alpn)
 }
 
 func offersECDSA(schemes []uint16) bool {
@@ -312,15 +313,15 @@ type upstreamReady struct {
 	issuer   *certcache.Issuer
 	noKey    string // fail mode when the org's key is not held
 	keyErr   error
-	up       *tlsmitm.UpstreamResult
-	raw      *rawConn
+	up       *origin.Session
+	raw      *origin.TunnelConn
 	upErr    error
 	duration time.Duration
 }
 
 // prepare runs off the loop: the org's key, the origin's TCP connection
 // and its TLS handshake with the client's mirrored hello.
-func (pc *proxyConn) prepare(sni, host string, port int, org string, hello []byte, alpn []string) {
+func (pc *proxyConn) prepare(sni, host string, port int, org string, hello *tlsmitm.ClientHello, alpn []string) {
 	h := pc.h
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), h.cfg.HandshakeTimeout)
@@ -332,24 +333,17 @@ func (pc *proxyConn) prepare(sni, host string, port int, org string, hello []byt
 			r.noKey = mode
 		}
 	}
-	conn, err := h.dial(ctx, host, port)
+	conn, err := h.origins.Dial(ctx, host, port)
 	if err != nil {
 		r.upErr = fmt.Errorf("origin %s:%d unreachable: %w", host, port, err)
 	} else if r.keyErr != nil {
-		r.raw = &rawConn{conn}
+		r.raw = origin.Tunnel(conn)
 	} else {
 		serverName := sni
 		if serverName == "" {
 			serverName = host
 		}
-		r.up, r.upErr = tlsmitm.DialUpstream(ctx, conn, tlsmitm.UpstreamConfig{
-			ServerName: serverName, ClientHelloRaw: hello, Roots: h.cfg.UpstreamRoots,
-			NextProtos: alpn, Timeout: h.cfg.HandshakeTimeout, SessionCache: h.sessions,
-			VerifyCache: h.verified,
-		})
-		if r.upErr != nil {
-			conn.Close()
-		}
+		r.up, r.upErr = h.origins.Handshake(ctx, conn, hello, serverName, alpn)
 	}
 	r.duration = time.Since(start)
 	pc.post(func() { pc.upstreamArrived(r) })
@@ -662,9 +656,7 @@ func (pc *proxyConn) resumeInput() {
 func (pc *proxyConn) startTunnel() {
 	host, port := pc.host, pc.port
 	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), dialTimeout)
-		defer cancel()
-		conn, err := pc.h.dial(ctx, host, port)
+		conn, err := pc.h.origins.Dial(context.Background(), host, port)
 		pc.post(func() {
 			if pc.closed {
 				if conn != nil {
@@ -677,7 +669,7 @@ func (pc *proxyConn) startTunnel() {
 				pc.finish()
 				return
 			}
-			pc.link = newLink(pc, &rawConn{conn}, conn, nil)
+			pc.link = newLink(pc, origin.Tunnel(conn), conn, nil)
 			pc.link.send(pc.heldBytes)
 			pc.heldBytes = nil
 			pc.link.grant()

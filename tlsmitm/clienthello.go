@@ -102,6 +102,63 @@ func ParseClientHello(msg []byte) (*ClientHello, error) {
 	return ch, nil
 }
 
+// Clone returns a deep copy of ch that shares no memory with it, for a
+// holder that outlives what ch points into: the hello of Conn.Hello and
+// Conn.LegacyHello lives in the Conn, and the bytes of the former in a
+// pooled buffer that goes back (zeroed) once the handshake moves on or
+// the Conn is released. Clone copies; it does not parse again. The copy's
+// byte slices are copies of their own, in one array with the copy's Raw,
+// not views of it.
+func (ch *ClientHello) Clone() *ClientHello {
+	c := new(ClientHello)
+	*c = *ch // scalars, strings and the fixed backing arrays
+	// The byte slices are disjoint parts of Raw: twice its length holds Raw
+	// and all of them, so one allocation serves.
+	arena := make([]byte, 0, 2*len(ch.Raw))
+	own := func(b []byte) []byte {
+		if b == nil {
+			return nil
+		}
+		arena = append(arena, b...)
+		return arena[len(arena)-len(b) : len(arena) : len(arena)]
+	}
+	c.Raw = own(ch.Raw)
+	c.Random = own(ch.Random)
+	c.SessionID = own(ch.SessionID)
+	c.CompressionMethods = own(ch.CompressionMethods)
+	c.PSKModes = own(ch.PSKModes)
+	c.CipherSuites = cloneInto(c.suitesBuf[:0], ch.CipherSuites)
+	c.Extensions = cloneInto(c.extBuf[:0], ch.Extensions)
+	c.ALPNProtocols = cloneInto(c.alpnBuf[:0], ch.ALPNProtocols)
+	c.SupportedVersions = cloneInto(c.versBuf[:0], ch.SupportedVersions)
+	c.Groups = cloneInto(c.groupsBuf[:0], ch.Groups)
+	c.SignatureSchemes = cloneInto(c.sigsBuf[:0], ch.SignatureSchemes)
+	c.CertCompression = cloneInto(c.compBuf[:0], ch.CertCompression)
+	c.KeyShares = cloneInto(c.sharesBuf[:0], ch.KeyShares)
+	for i := range c.KeyShares {
+		c.KeyShares[i].Data = own(c.KeyShares[i].Data)
+	}
+	c.PSKIdentities = cloneInto(c.pskIDBuf[:0], ch.PSKIdentities)
+	for i := range c.PSKIdentities {
+		c.PSKIdentities[i].Identity = own(c.PSKIdentities[i].Identity)
+	}
+	c.PSKBinders = cloneInto(c.pskBinderBuf[:0], ch.PSKBinders)
+	for i := range c.PSKBinders {
+		c.PSKBinders[i] = own(c.PSKBinders[i])
+	}
+	return c
+}
+
+// cloneInto copies s into buf's array, where parse would have put it, or
+// into a fresh one when it does not fit; nil stays nil, since callers tell
+// an absent extension from an empty one.
+func cloneInto[T any](buf, s []T) []T {
+	if s == nil {
+		return nil
+	}
+	return append(buf, s...)
+}
+
 func (ch *ClientHello) parse(msg []byte) *AlertError {
 	*ch = ClientHello{}
 	ch.Raw = msg

@@ -1,8 +1,10 @@
-// Package tlsmitm is Lucid's TLS stack. This file and its neighbours hold a
-// sans-IO TLS 1.3 server (RFC 8446): a Conn takes received bytes, decrypts
-// complete records in place, and appends what must be sent to a buffer the
-// caller owns. It never touches a socket, never blocks and starts no
-// goroutine, so an event loop can drive thousands of them.
+// Package tlsmitm is Lucid's TLS server: a sans-IO TLS 1.3 server (RFC
+// 8446), the ClientHello parser and JA4. A Conn takes received bytes,
+// decrypts complete records in place, and appends what must be sent to a
+// buffer the caller owns. It never touches a socket, never blocks and
+// starts no goroutine, so an event loop can drive thousands of them. The
+// origin side (the uTLS handshake that mirrors the client's hello) is
+// package origin, which takes the ClientHello parsed here.
 //
 // The record layer (record.go) is separate from the handshake states
 // (handshake.go): each state is a type whose handle method takes one

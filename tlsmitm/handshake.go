@@ -571,7 +571,8 @@ func containsString(list []string, s string) bool {
 }
 
 // Hello returns the parsed ClientHello while the handshake is pending; nil
-// otherwise (its bytes are reused once the handshake goes on).
+// otherwise. It points into the Conn, whose buffers are reused once the
+// handshake goes on or the Conn is released: Clone it to keep it longer.
 func (c *Conn) Hello() *ClientHello {
 	if _, ok := c.st.(awaitCertificate); !ok {
 		return nil

@@ -1,4 +1,4 @@
-package tlsmitm
+package origin
 
 import (
 	"crypto/x509"
@@ -27,13 +27,13 @@ func chainOf(t *testing.T, p *testPKI, notAfter time.Time, names ...string) []*x
 func TestVerifyCacheRemembersSuccessOnly(t *testing.T) {
 	p := newTestPKI(t)
 	chain := chainOf(t, p, time.Now().Add(24*time.Hour), originName, "other.test")
-	cache := NewVerifyCache(16, 10*time.Minute)
+	cache := newVerifyCache(16, 10*time.Minute)
 	none := x509.NewCertPool()
 
 	if err := verifyOrigin(chain, originName, none, cache); err == nil {
 		t.Fatal("a chain verified against empty roots")
 	}
-	if cache.Len() != 0 {
+	if cache.size() != 0 {
 		t.Fatal("a failure was cached")
 	}
 	if err := verifyOrigin(chain, originName, p.roots, cache); err != nil {
@@ -61,7 +61,7 @@ func TestVerifyCacheRemembersSuccessOnly(t *testing.T) {
 func TestVerifyCacheExpiry(t *testing.T) {
 	p := newTestPKI(t)
 	now := time.Now()
-	cache := NewVerifyCache(16, 10*time.Minute)
+	cache := newVerifyCache(16, 10*time.Minute)
 	cache.now = func() time.Time { return now }
 	none := x509.NewCertPool()
 
@@ -89,18 +89,18 @@ func TestVerifyCacheExpiry(t *testing.T) {
 // The cache never holds more than its bound.
 func TestVerifyCacheBounded(t *testing.T) {
 	p := newTestPKI(t)
-	cache := NewVerifyCache(3, time.Hour)
+	cache := newVerifyCache(3, time.Hour)
 	for range 6 {
 		chain := chainOf(t, p, time.Now().Add(24*time.Hour), originName)
 		if err := verifyOrigin(chain, originName, p.roots, cache); err != nil {
 			t.Fatal(err)
 		}
-		if cache.Len() > 3 {
-			t.Fatalf("cache holds %d entries, bound 3", cache.Len())
+		if cache.size() > 3 {
+			t.Fatalf("cache holds %d entries, bound 3", cache.size())
 		}
 	}
-	if cache.Len() != 3 {
-		t.Fatalf("cache holds %d entries, want 3", cache.Len())
+	if cache.size() != 3 {
+		t.Fatalf("cache holds %d entries, want 3", cache.size())
 	}
 }
 
@@ -121,7 +121,7 @@ func BenchmarkVerifyOrigin(b *testing.B) {
 		}
 	})
 	b.Run("cache=on", func(b *testing.B) {
-		cache := NewVerifyCache(16, time.Hour)
+		cache := newVerifyCache(16, time.Hour)
 		b.ReportAllocs()
 		for b.Loop() {
 			if err := verifyOrigin(chain, originName, p.roots, cache); err != nil {

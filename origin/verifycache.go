@@ -1,4 +1,4 @@
-package tlsmitm
+package origin
 
 import (
 	"crypto/sha256"
@@ -8,7 +8,7 @@ import (
 	"time"
 )
 
-// VerifyCache remembers origin chains that verified, so that the chain of
+// verifyCache remembers origin chains that verified, so that the chain of
 // a busy origin is verified once per interval instead of on every
 // connection: x509 verification (a signature check per link and the chain
 // building) costs about as much as our whole server handshake.
@@ -17,9 +17,9 @@ import (
 // origin sent it. It records only success, and lives until the TTL or the
 // earliest NotAfter of the verified chain, whichever comes first; a chain
 // that fails is verified again every time. One cache belongs to one set of
-// roots: share it only between connections with the same
-// UpstreamConfig.Roots.
-type VerifyCache struct {
+// roots: a Dialer holds one for its Config.Roots. It is safe for
+// concurrent use.
+type verifyCache struct {
 	ttl time.Duration
 	max int
 	now func() time.Time // tests move time
@@ -28,10 +28,10 @@ type VerifyCache struct {
 	entries map[[sha256.Size]byte]time.Time // key -> valid until
 }
 
-// NewVerifyCache returns a cache of at most max chains, each trusted for
+// newVerifyCache returns a cache of at most max chains, each trusted for
 // at most ttl.
-func NewVerifyCache(max int, ttl time.Duration) *VerifyCache {
-	return &VerifyCache{ttl: ttl, max: max, now: time.Now, entries: make(map[[sha256.Size]byte]time.Time)}
+func newVerifyCache(max int, ttl time.Duration) *verifyCache {
+	return &verifyCache{ttl: ttl, max: max, now: time.Now, entries: make(map[[sha256.Size]byte]time.Time)}
 }
 
 func verifyCacheKey(certs []*x509.Certificate, name string) [sha256.Size]byte {
@@ -51,7 +51,7 @@ func verifyCacheKey(certs []*x509.Certificate, name string) [sha256.Size]byte {
 }
 
 // known reports whether the chain verified for name recently enough.
-func (v *VerifyCache) known(key [sha256.Size]byte) bool {
+func (v *verifyCache) known(key [sha256.Size]byte) bool {
 	now := v.now()
 	v.mu.Lock()
 	defer v.mu.Unlock()
@@ -65,7 +65,7 @@ func (v *VerifyCache) known(key [sha256.Size]byte) bool {
 
 // add records a chain that verified; chain is the verified chain (leaf to
 // root), whose earliest NotAfter bounds the entry.
-func (v *VerifyCache) add(key [sha256.Size]byte, chain []*x509.Certificate) {
+func (v *verifyCache) add(key [sha256.Size]byte, chain []*x509.Certificate) {
 	now := v.now()
 	until := now.Add(v.ttl)
 	for _, c := range chain {
@@ -94,8 +94,8 @@ func (v *VerifyCache) add(key [sha256.Size]byte, chain []*x509.Certificate) {
 	}
 }
 
-// Len reports how many chains the cache holds.
-func (v *VerifyCache) Len() int {
+// size reports how many chains the cache holds.
+func (v *verifyCache) size() int {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	return len(v.entries)

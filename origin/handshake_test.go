@@ -1,4 +1,4 @@
-package tlsmitm
+package origin
 
 import (
 	"bufio"
@@ -21,6 +21,9 @@ import (
 	"time"
 
 	utls "github.com/refraction-networking/utls"
+
+	"github.com/lucid-edge/lucid/internal/clienthellos"
+	"github.com/lucid-edge/lucid/tlsmitm"
 )
 
 const originName = "origin.test"
@@ -291,22 +294,22 @@ func dial(t testing.TB, addr string) net.Conn {
 	return c
 }
 
-// dialUpstream runs DialUpstream to addr and fails the test on error.
-func dialUpstream(t testing.TB, addr string, cfg UpstreamConfig) *UpstreamResult {
+// handshakeWith runs handshake to addr and fails the test on error.
+func handshakeWith(t testing.TB, addr string, cfg handshakeConfig) *Session {
 	t.Helper()
-	if cfg.Timeout == 0 {
-		cfg.Timeout = 5 * time.Second
+	if cfg.timeout == 0 {
+		cfg.timeout = 5 * time.Second
 	}
-	res, err := DialUpstream(context.Background(), dial(t, addr), cfg)
+	res, err := handshake(context.Background(), dial(t, addr), cfg)
 	if err != nil {
-		t.Fatalf("DialUpstream: %v", err)
+		t.Fatalf("handshake: %v", err)
 	}
 	t.Cleanup(func() { res.Conn.Close() })
 	return res
 }
 
 // ping checks that application data flows both ways over res.Conn.
-func ping(t testing.TB, res *UpstreamResult) {
+func ping(t testing.TB, res *Session) {
 	t.Helper()
 	res.Conn.SetDeadline(time.Now().Add(5 * time.Second))
 	if _, err := io.WriteString(res.Conn, "ping\n"); err != nil {
@@ -318,9 +321,9 @@ func ping(t testing.TB, res *UpstreamResult) {
 	}
 }
 
-func parseHello(t testing.TB, msg []byte) *ClientHello {
+func parseHello(t testing.TB, msg []byte) *tlsmitm.ClientHello {
 	t.Helper()
-	ch, err := ParseClientHello(msg)
+	ch, err := tlsmitm.ParseClientHello(msg)
 	if err != nil {
 		t.Fatalf("parse: %v", err)
 	}
@@ -331,27 +334,27 @@ func withoutGREASE[T ~uint16](vals []T) []T {
 	return slices.DeleteFunc(slices.Clone(vals), func(v T) bool { return isGREASE(uint16(v)) })
 }
 
-func shareGroups(ch *ClientHello) []Group {
-	var gs []Group
+func shareGroups(ch *tlsmitm.ClientHello) []tlsmitm.Group {
+	var gs []tlsmitm.Group
 	for _, ks := range ch.KeyShares {
 		gs = append(gs, ks.Group)
 	}
 	return withoutGREASE(gs)
 }
 
-// TestDialUpstreamMirrors sends each client's own hello through
-// DialUpstream and checks the origin received the same hello, field by
+// TestHandshakeMirrors sends each client's own hello through the
+// handshake and checks the origin received the same hello, field by
 // field, and that the connection works.
-func TestDialUpstreamMirrors(t *testing.T) {
+func TestHandshakeMirrors(t *testing.T) {
 	pki := newTestPKI(t)
 	o := newOrigin(t, pki.validLeaf(t))
 	for _, client := range testClients {
 		t.Run(client.name, func(t *testing.T) {
 			sent := parseHello(t, captureHello(t, client.handshake))
-			res := dialUpstream(t, o.addr, UpstreamConfig{
-				ServerName:     sent.ServerName,
-				ClientHelloRaw: sent.Raw,
-				Roots:          pki.roots,
+			res := handshakeWith(t, o.addr, handshakeConfig{
+				serverName: sent.ServerName,
+				hello:      sent,
+				roots:      pki.roots,
 			})
 			if !res.Mirrored || res.MirrorErr != nil {
 				t.Fatalf("Mirrored = %v, MirrorErr = %v", res.Mirrored, res.MirrorErr)
@@ -361,8 +364,8 @@ func TestDialUpstreamMirrors(t *testing.T) {
 			}
 			seen := o.last(t)
 			got := parseHello(t, seen.raw)
-			if JA4(got) != JA4(sent) {
-				t.Errorf("origin saw JA4 %s, client sent %s", JA4(got), JA4(sent))
+			if tlsmitm.JA4(got) != tlsmitm.JA4(sent) {
+				t.Errorf("origin saw JA4 %s, client sent %s", tlsmitm.JA4(got), tlsmitm.JA4(sent))
 			}
 			same := func(what string, equal bool, got, sent any) {
 				if !equal {
@@ -378,7 +381,7 @@ func TestDialUpstreamMirrors(t *testing.T) {
 			same("ALPN", slices.Equal(got.ALPNProtocols, sent.ALPNProtocols), got.ALPNProtocols, sent.ALPNProtocols)
 			same("PSK modes", slices.Equal(got.PSKModes, sent.PSKModes), got.PSKModes, sent.PSKModes)
 			same("hello length", len(got.Raw) == len(sent.Raw), len(got.Raw), len(sent.Raw))
-			if slices.Equal(got.Random, sent.Random) || slices.EqualFunc(got.KeyShares, sent.KeyShares, func(a, b KeyShare) bool { return string(a.Data) == string(b.Data) }) {
+			if slices.Equal(got.Random, sent.Random) || slices.EqualFunc(got.KeyShares, sent.KeyShares, func(a, b tlsmitm.KeyShare) bool { return string(a.Data) == string(b.Data) }) {
 				t.Error("the origin saw the client's random or key shares")
 			}
 			if seen.serverName != originName {
@@ -395,12 +398,13 @@ func TestDialUpstreamMirrors(t *testing.T) {
 	}
 }
 
-// chromeHello is a fresh Chrome hello for origin.test.
-func chromeHello(t testing.TB) []byte {
-	return captureHello(t, utlsClient(utls.HelloChrome_Auto))
+// chromeHello is a fresh Chrome hello for origin.test, parsed as tlsmitm
+// hands it over.
+func chromeHello(t testing.TB) *tlsmitm.ClientHello {
+	return parseHello(t, captureHello(t, utlsClient(utls.HelloChrome_Auto)))
 }
 
-func TestDialUpstreamVerify(t *testing.T) {
+func TestHandshakeVerify(t *testing.T) {
 	pki := newTestPKI(t)
 	now := time.Now()
 	good := newOrigin(t, pki.validLeaf(t)).addr
@@ -431,10 +435,10 @@ func TestDialUpstreamVerify(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			res := dialUpstream(t, tc.addr, UpstreamConfig{
-				ServerName:     tc.serverName,
-				ClientHelloRaw: chromeHello(t),
-				Roots:          tc.roots,
+			res := handshakeWith(t, tc.addr, handshakeConfig{
+				serverName: tc.serverName,
+				hello:      chromeHello(t),
+				roots:      tc.roots,
 			})
 			switch {
 			case tc.wantErr == nil && res.VerifyErr != nil:
@@ -452,25 +456,25 @@ func TestDialUpstreamVerify(t *testing.T) {
 	}
 }
 
-func TestDialUpstreamSNI(t *testing.T) {
+func TestHandshakeSNI(t *testing.T) {
 	pki := newTestPKI(t)
 	o := newOrigin(t, pki.validLeaf(t))
 	for _, name := range []string{"", "127.0.0.1"} {
-		dialUpstream(t, o.addr, UpstreamConfig{ServerName: name, ClientHelloRaw: chromeHello(t), Roots: pki.roots})
+		handshakeWith(t, o.addr, handshakeConfig{serverName: name, hello: chromeHello(t), roots: pki.roots})
 		seen := o.last(t)
 		if seen.serverName != "" || slices.Contains(parseHello(t, seen.raw).Extensions, extServerName) {
 			t.Errorf("ServerName %q: the origin saw SNI %q", name, seen.serverName)
 		}
 	}
 	// A name the client did not send is added.
-	h := splitHello(t, chromeHello(t)).without(t, extServerName)
-	dialUpstream(t, o.addr, UpstreamConfig{ServerName: originName, ClientHelloRaw: h.bytes(), Roots: pki.roots})
+	h := splitHello(t, chromeHello(t).Raw).without(t, extServerName)
+	handshakeWith(t, o.addr, handshakeConfig{serverName: originName, hello: parseHello(t, h.bytes()), roots: pki.roots})
 	if seen := o.last(t); seen.serverName != originName {
 		t.Errorf("origin saw SNI %q, want %q", seen.serverName, originName)
 	}
 }
 
-func TestDialUpstreamALPN(t *testing.T) {
+func TestHandshakeALPN(t *testing.T) {
 	pki := newTestPKI(t)
 	o := newOrigin(t, pki.validLeaf(t))
 	tests := []struct {
@@ -485,8 +489,8 @@ func TestDialUpstreamALPN(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			res := dialUpstream(t, o.addr, UpstreamConfig{
-				ServerName: originName, ClientHelloRaw: chromeHello(t), Roots: pki.roots, NextProtos: tc.nextProtos,
+			res := handshakeWith(t, o.addr, handshakeConfig{
+				serverName: originName, hello: chromeHello(t), roots: pki.roots, nextProtos: tc.nextProtos,
 			})
 			if got := o.last(t).protos; !slices.Equal(got, tc.wantOffer) {
 				t.Errorf("origin saw ALPN %q, want %q", got, tc.wantOffer)
@@ -499,9 +503,9 @@ func TestDialUpstreamALPN(t *testing.T) {
 	}
 }
 
-// TestDialUpstreamRemoves sends a hello carrying what cannot be forwarded
+// TestHandshakeRemoves sends a hello carrying what cannot be forwarded
 // and checks the origin sees the rest of it.
-func TestDialUpstreamRemoves(t *testing.T) {
+func TestHandshakeRemoves(t *testing.T) {
 	pki := newTestPKI(t)
 	o := newOrigin(t, pki.validLeaf(t))
 	const secP256r1MLKEM768 = 0x11eb // a hybrid group uTLS does not implement
@@ -509,7 +513,7 @@ func TestDialUpstreamRemoves(t *testing.T) {
 	ch := parseHello(t, h.bytes())
 	groups := withoutGREASE(ch.Groups)
 	if !slices.Contains(groups, secP256r1MLKEM768) {
-		groups = append([]Group{secP256r1MLKEM768}, groups...)
+		groups = append([]tlsmitm.Group{secP256r1MLKEM768}, groups...)
 	}
 	shares := append(putU16(putU16(nil, secP256r1MLKEM768), 65), make([]byte, 65)...)
 	for _, ks := range ch.KeyShares {
@@ -530,7 +534,7 @@ func TestDialUpstreamRemoves(t *testing.T) {
 	h.set(extPreSharedKey, slices.Concat(putU16(nil, uint16(len(identity))), identity, putU16(nil, uint16(len(binder))), binder))
 	sent := parseHello(t, h.bytes())
 
-	res := dialUpstream(t, o.addr, UpstreamConfig{ServerName: originName, ClientHelloRaw: sent.Raw, Roots: pki.roots})
+	res := handshakeWith(t, o.addr, handshakeConfig{serverName: originName, hello: sent, roots: pki.roots})
 	if !res.Mirrored {
 		t.Fatalf("not mirrored: %v", res.MirrorErr)
 	}
@@ -543,33 +547,36 @@ func TestDialUpstreamRemoves(t *testing.T) {
 	if slices.Contains(got.Groups, secP256r1MLKEM768) || slices.Contains(shareGroups(got), secP256r1MLKEM768) {
 		t.Errorf("origin saw groups %v, shares %v", got.Groups, shareGroups(got))
 	}
-	wantGroups := slices.DeleteFunc(groups, func(g Group) bool { return g == secP256r1MLKEM768 })
+	wantGroups := slices.DeleteFunc(groups, func(g tlsmitm.Group) bool { return g == secP256r1MLKEM768 })
 	if !slices.Equal(got.Groups, wantGroups) || !slices.Equal(shareGroups(got), shareGroups(ch)) {
 		t.Errorf("origin saw groups %v and shares %v, want %v and %v", got.Groups, shareGroups(got), wantGroups, shareGroups(ch))
 	}
 	ping(t, res)
 }
 
-func TestDialUpstreamFallback(t *testing.T) {
+func TestHandshakeFallback(t *testing.T) {
 	pki := newTestPKI(t)
 	o := newOrigin(t, pki.validLeaf(t))
 	// An inner encrypted_client_hello never goes on the wire; our parser
 	// ignores its body, uTLS refuses to fingerprint it.
-	innerECH := splitHello(t, chromeHello(t)).set(0xfe0d, []byte{1}).bytes()
+	innerECH := parseHello(t, splitHello(t, chromeHello(t).Raw).set(0xfe0d, []byte{1}).bytes())
+	// A hello whose Raw uTLS cannot read at all, and so no offer either.
+	corrupt := func(raw []byte) *tlsmitm.ClientHello { return &tlsmitm.ClientHello{Raw: raw} }
 	tests := []struct {
 		name       string
-		raw        []byte
+		hello      *tlsmitm.ClientHello
 		nextProtos []string
 		want       string
 	}{
-		{"corrupt hello", []byte{1, 0, 0, 2, 3, 3}, nil, ""},
-		{"corrupt hello, ALPN from the caller", []byte("not a hello"), []string{"http/1.1"}, "http/1.1"},
+		{"corrupt hello", corrupt([]byte{1, 0, 0, 2, 3, 3}), nil, ""},
+		{"corrupt hello, ALPN from the caller", corrupt([]byte("not a hello")), []string{"http/1.1"}, "http/1.1"},
 		{"hello uTLS cannot fingerprint", innerECH, nil, "h2"},
+		{"no hello", nil, nil, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			res := dialUpstream(t, o.addr, UpstreamConfig{
-				ServerName: originName, ClientHelloRaw: tc.raw, Roots: pki.roots, NextProtos: tc.nextProtos,
+			res := handshakeWith(t, o.addr, handshakeConfig{
+				serverName: originName, hello: tc.hello, roots: pki.roots, nextProtos: tc.nextProtos,
 			})
 			if res.Mirrored || res.MirrorErr == nil {
 				t.Fatalf("Mirrored = %v, MirrorErr = %v", res.Mirrored, res.MirrorErr)
@@ -586,7 +593,7 @@ func TestDialUpstreamFallback(t *testing.T) {
 	}
 }
 
-func TestDialUpstreamFails(t *testing.T) {
+func TestHandshakeFails(t *testing.T) {
 	tests := []struct {
 		name    string
 		timeout time.Duration
@@ -611,15 +618,15 @@ func TestDialUpstreamFails(t *testing.T) {
 			conn := dial(t, addr)
 			timeout := cmpOr(tc.timeout, 5*time.Second)
 			start := time.Now()
-			res, err := DialUpstream(context.Background(), conn, UpstreamConfig{
-				ServerName: originName, ClientHelloRaw: chromeHello(t), Timeout: timeout,
+			res, err := handshake(context.Background(), conn, handshakeConfig{
+				serverName: originName, hello: chromeHello(t), timeout: timeout,
 			})
 			if err == nil {
 				res.Conn.Close()
-				t.Fatal("DialUpstream succeeded")
+				t.Fatal("the handshake succeeded")
 			}
-			if !errors.Is(err, ErrUpstreamHandshake) || !strings.Contains(err.Error(), originName) {
-				t.Errorf("error %q does not wrap ErrUpstreamHandshake or name the origin", err)
+			if !errors.Is(err, ErrHandshake) || !strings.Contains(err.Error(), originName) {
+				t.Errorf("error %q does not wrap ErrHandshake or name the origin", err)
 			}
 			if time.Since(start) > timeout+time.Second {
 				t.Errorf("took %v", time.Since(start))
@@ -634,8 +641,8 @@ func TestDialUpstreamFails(t *testing.T) {
 		conn := dial(t, serve(t, func(c net.Conn) { io.Copy(io.Discard, c) }))
 		ctx, cancel := context.WithCancel(context.Background())
 		time.AfterFunc(100*time.Millisecond, cancel)
-		_, err := DialUpstream(ctx, conn, UpstreamConfig{ServerName: originName, ClientHelloRaw: chromeHello(t)})
-		if !errors.Is(err, ErrUpstreamHandshake) || !errors.Is(err, context.Canceled) {
+		_, err := handshake(ctx, conn, handshakeConfig{serverName: originName, hello: chromeHello(t)})
+		if !errors.Is(err, ErrHandshake) || !errors.Is(err, context.Canceled) {
 			t.Errorf("error %v", err)
 		}
 	})
@@ -648,7 +655,7 @@ func cmpOr(d, def time.Duration) time.Duration {
 	return d
 }
 
-func TestDialUpstreamResumes(t *testing.T) {
+func TestHandshakeResumes(t *testing.T) {
 	pki := newTestPKI(t)
 	cert := pki.validLeaf(t)
 	tls12 := func(c *tls.Config) { c.MaxVersion = tls.VersionTLS12 }
@@ -656,7 +663,7 @@ func TestDialUpstreamResumes(t *testing.T) {
 		name string
 		opts []func(*tls.Config)
 		// wantPSK: TLS 1.3 resumes with the pre_shared_key extension
-		// DialUpstream appends; TLS 1.2 with the client's session_ticket.
+		// the handshake appends; TLS 1.2 with the client's session_ticket.
 		wantPSK bool
 	}{
 		{"TLS 1.3", nil, true},
@@ -666,23 +673,23 @@ func TestDialUpstreamResumes(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			o := newOrigin(t, cert, tc.opts...)
 			cache := utls.NewLRUClientSessionCache(8)
-			cfg := func() UpstreamConfig {
-				return UpstreamConfig{ServerName: originName, ClientHelloRaw: chromeHello(t), Roots: pki.roots, SessionCache: cache}
+			cfg := func() handshakeConfig {
+				return handshakeConfig{serverName: originName, hello: chromeHello(t), roots: pki.roots, sessions: cache}
 			}
 
-			first := dialUpstream(t, o.addr, cfg())
+			first := handshakeWith(t, o.addr, cfg())
 			ping(t, first) // reading processes a TLS 1.3 NewSessionTicket
 			if first.DidResume || offersTicket(t, o.last(t).raw) {
 				t.Fatal("first connection offered a ticket")
 			}
 
 			c := cfg()
-			second := dialUpstream(t, o.addr, c)
+			second := handshakeWith(t, o.addr, c)
 			if !second.DidResume || !offersTicket(t, o.last(t).raw) {
 				t.Fatalf("second connection: resumed %v, offered a ticket %v", second.DidResume, offersTicket(t, o.last(t).raw))
 			}
 			got := parseHello(t, o.last(t).raw)
-			want := withoutGREASE(parseHello(t, c.ClientHelloRaw).Extensions)
+			want := withoutGREASE(c.hello.Extensions)
 			if tc.wantPSK {
 				want = append(want, extPreSharedKey)
 			}
@@ -696,7 +703,7 @@ func TestDialUpstreamResumes(t *testing.T) {
 
 			// The same name at another address gets no ticket.
 			other := newOrigin(t, cert, tc.opts...)
-			third := dialUpstream(t, other.addr, cfg())
+			third := handshakeWith(t, other.addr, cfg())
 			if third.DidResume || offersTicket(t, other.last(t).raw) {
 				t.Error("a ticket went to another address")
 			}
@@ -707,32 +714,29 @@ func TestDialUpstreamResumes(t *testing.T) {
 // offersTicket reports whether a hello offers a ticket: a TLS 1.3
 // pre_shared_key or a non-empty TLS 1.2 session_ticket.
 func offersTicket(t testing.TB, msg []byte) bool {
-	const extSessionTicket = 35
 	h := splitHello(t, msg)
 	i := h.find(extSessionTicket)
 	return h.find(extPreSharedKey) >= 0 || i >= 0 && len(h.exts[i].data) > 0
 }
 
-// TestDialUpstreamKeepsPadding sends a hello that uTLS makes longer (it
+// TestHandshakeKeepsPadding sends a hello that uTLS makes longer (it
 // always sends a 32-byte session ID): the padding extension must stay, if
 // empty, so the origin still sees every extension the client sent.
-func TestDialUpstreamKeepsPadding(t *testing.T) {
-	const extPadding = 21
+func TestHandshakeKeepsPadding(t *testing.T) {
 	pki := newTestPKI(t)
 	o := newOrigin(t, pki.validLeaf(t))
-	_, body := readHelloRecord(t, "6-utls-safari.bin")
-	h := splitHello(t, body)
+	h := splitHello(t, clienthellos.Record("6-utls-safari.bin")[recordHeaderLen:])
 	h.sessionID = nil
 	h.set(extPadding, nil)
 	sent := parseHello(t, h.bytes())
 
-	res := dialUpstream(t, o.addr, UpstreamConfig{ServerName: sent.ServerName, ClientHelloRaw: sent.Raw, Roots: pki.roots})
+	res := handshakeWith(t, o.addr, handshakeConfig{serverName: sent.ServerName, hello: sent, roots: pki.roots})
 	got := parseHello(t, o.last(t).raw)
 	if !slices.Equal(withoutGREASE(got.Extensions), withoutGREASE(sent.Extensions)) {
 		t.Errorf("origin saw extensions %v, client sent %v", got.Extensions, sent.Extensions)
 	}
-	if JA4(got) != JA4(sent) {
-		t.Errorf("origin saw JA4 %s, client sent %s", JA4(got), JA4(sent))
+	if tlsmitm.JA4(got) != tlsmitm.JA4(sent) {
+		t.Errorf("origin saw JA4 %s, client sent %s", tlsmitm.JA4(got), tlsmitm.JA4(sent))
 	}
 	ping(t, res)
 }
