@@ -20,8 +20,12 @@ type Key struct {
 	Org string
 	// Name is the SNI, or the origin's IP literal when the client sent none.
 	Name string
+	// Kind says what the leaf stands for (standin.go): a copy of the
+	// origin's certificate, or one of the stand-ins, which never share an
+	// entry with a copy.
+	Kind Kind
 	// Origin is the SHA-256 of the origin certificate's DER: a new origin
-	// certificate means a new leaf.
+	// certificate means a new leaf. Zero for a StandIn.
 	Origin [32]byte
 	// RSA asks for a leaf with an RSA key, for clients that offer no
 	// ECDSA signature scheme.

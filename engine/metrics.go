@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"errors"
 	"log/slog"
 	"sync"
 
@@ -10,44 +11,37 @@ import (
 	"github.com/lucid-edge/lucid/tlsmitm"
 )
 
-// Process-wide counters, exported at /metrics on the admin address.
+// Counters every application of the engine shares, exported at /metrics
+// on the admin address. The applications count what only they see
+// themselves.
 var (
-	connsAccepted   = metrics.NewCounter("lucid_connections_accepted_total")
-	connsClosed     = metrics.NewCounter("lucid_connections_closed_total")
-	connsTimedOut   = metrics.NewCounter("lucid_connections_timed_out_total")
-	connsOverflowed = metrics.NewCounter("lucid_connections_output_overflow_total")
-
-	proxyRefusedFull = metrics.NewCounter("lucid_proxy_refused_max_connections_total")
-	upstreamFailures = metrics.NewCounter("lucid_upstream_failures_total")
-	upstreamInvalid  = metrics.NewCounter("lucid_upstream_invalid_certificates_total")
-	mirrorFallbacks  = metrics.NewCounter("lucid_upstream_mirror_fallbacks_total")
-	bytesRelayed     = metrics.NewCounter("lucid_bytes_relayed_to_clients_total")
-	pathsBlocked     = metrics.NewCounter("lucid_proxy_paths_blocked_total")
-	inputPaused      = metrics.NewCounter("lucid_proxy_client_input_paused_total")
-	// Handshake latency by side: upstream is the origin's dial, its TLS
-	// handshake and the org's key; client is from the client's hello to its
-	// Finished, which includes the upstream side and the leaf.
-	upstreamLatency = metrics.NewHistogram(`lucid_handshake_duration_seconds{side="upstream"}`)
-	clientLatency   = metrics.NewHistogram(`lucid_handshake_duration_seconds{side="client"}`)
-	handshakesDone  = metrics.NewCounter("lucid_tls_handshakes_total")
-	httpRequests    = metrics.NewCounter("lucid_http_requests_total")
-	tls12Handoffs   = metrics.NewCounter("lucid_tls12_handoffs_total")
-	// clientResumptions counts client handshakes that resumed a session
+	ConnsAccepted   = metrics.NewCounter("lucid_connections_accepted_total")
+	ConnsClosed     = metrics.NewCounter("lucid_connections_closed_total")
+	ConnsTimedOut   = metrics.NewCounter("lucid_connections_timed_out_total")
+	ConnsOverflowed = metrics.NewCounter("lucid_connections_output_overflow_total")
+	HandshakesDone  = metrics.NewCounter("lucid_tls_handshakes_total")
+	HTTPRequests    = metrics.NewCounter("lucid_http_requests_total")
+	TLS12Handoffs   = metrics.NewCounter("lucid_tls12_handoffs_total")
+	// ClientResumptions counts client handshakes that resumed a session
 	// from one of our tickets (no leaf, no signature).
-	clientResumptions = metrics.NewCounter("lucid_tls_resumed_handshakes_total")
+	ClientResumptions = metrics.NewCounter("lucid_tls_resumed_handshakes_total")
 	_                 = metrics.NewGauge("lucid_connections_open", func() float64 {
-		return float64(connsAccepted.Get()) - float64(connsClosed.Get())
+		return float64(ConnsAccepted.Get()) - float64(ConnsClosed.Get())
 	})
 )
 
-// alertSent counts fatal alerts this process sent, by alert; alertReceived
-// those its peers sent.
-func alertSent(a tlsmitm.Alert) {
-	metrics.GetOrCreateCounter(`lucid_tls_alerts_sent_total{alert="` + a.String() + `"}`).Inc()
-}
-
-func alertReceived(a tlsmitm.Alert) {
-	metrics.GetOrCreateCounter(`lucid_tls_alerts_received_total{alert="` + a.String() + `"}`).Inc()
+// CountTLSFailure counts the fatal alert inside err, by alert: one this
+// process sent (tlsmitm.AlertError) or one its peer sent
+// (tlsmitm.PeerAlertError).
+func CountTLSFailure(err error) {
+	var sent *tlsmitm.AlertError
+	var got *tlsmitm.PeerAlertError
+	switch {
+	case errors.As(err, &sent):
+		metrics.GetOrCreateCounter(`lucid_tls_alerts_sent_total{alert="` + sent.Alert.String() + `"}`).Inc()
+	case errors.As(err, &got):
+		metrics.GetOrCreateCounter(`lucid_tls_alerts_received_total{alert="` + got.Alert.String() + `"}`).Inc()
+	}
 }
 
 // The loops' slabs, for the gauges below; registered when made, dropped
@@ -104,17 +98,12 @@ var (
 )
 
 // reportMemoryLock says at start-up whether the key memory is locked.
-func reportMemoryLock(logger *slog.Logger, loops []*loopState) {
+func reportMemoryLock(logger *slog.Logger, loops []*Loop) {
 	for _, ls := range loops {
-		if st := ls.mem.Stats(); !st.Locked {
+		if st := ls.Mem.Stats(); !st.Locked {
 			logger.Warn("key memory is not locked and may be swapped", "reason", st.LockErr, "bytes", st.Size)
 			return
 		}
 	}
 	logger.Info("key memory locked", "loops", len(loops))
-}
-
-// decisions counts the policy's answers by action.
-func decisions(action string) *metrics.Counter {
-	return metrics.GetOrCreateCounter(`lucid_proxy_decisions_total{action="` + action + `"}`)
 }

@@ -5,14 +5,17 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/panjf2000/gnet/v2"
+
+	"github.com/lucid-edge/lucid/tlsmitm"
 )
 
-// runner runs one gnet engine for a handler and holds what stopping it
-// needs. TerminateServer and ProxyServer share it. Its methods are safe
-// for concurrent use.
-type runner struct {
+// Runner runs one gnet engine for an application (terminate, the proxy)
+// and holds what stopping it needs. Its methods are safe for concurrent
+// use.
+type Runner struct {
 	addr     string
 	eng      gnet.Engine
 	booted   chan struct{}
@@ -21,19 +24,67 @@ type runner struct {
 	stopOnce sync.Once
 }
 
-func newRunner() *runner {
-	return &runner{booted: make(chan struct{}), done: make(chan struct{})}
+// ServeConfig is what Serve needs besides the handler.
+type ServeConfig struct {
+	Addr  string // port 0 picks a free port
+	Loops int
+	// TLS is the server config every loop copies (with its own slab as
+	// Memory). Unless NoTickets, Serve gives it one set of session ticket
+	// keys for the whole process, zeroed when the engine stops.
+	TLS       *tlsmitm.Config
+	NoTickets bool
+	KeyMemory int // each loop's slab
+	Logger    *slog.Logger
 }
 
-// boot records the engine; the handler's OnBoot calls it.
-func (r *runner) boot(eng gnet.Engine) {
+// Serve makes one Loop per event loop and runs gnet with h, which must
+// call Runner.Boot from its OnBoot; it returns once the listener accepts.
+// The loops' memory and the ticket keys are zeroed when the engine stops,
+// after the optional stopped has run.
+func Serve(h gnet.EventHandler, run *Runner, cfg ServeConfig, stopped func()) (*Loops, error) {
+	addr, reusePort, err := resolveListenAddr(cfg.Addr)
+	if err != nil {
+		return nil, err
+	}
+	base := *cfg.TLS
+	if !cfg.NoTickets {
+		base.Tickets = tlsmitm.NewTicketKeys(time.Hour)
+	}
+	ls := &Loops{}
+	cleanup := func() {
+		if stopped != nil {
+			stopped()
+		}
+		ls.close()
+		if base.Tickets != nil {
+			base.Tickets.Close() // zeroes the ticket keys
+		}
+	}
+	if err := ls.prepare(cfg.Loops, &base, cfg.KeyMemory); err != nil {
+		cleanup() // prepare has closed its loops; this zeroes the ticket keys
+		return nil, err
+	}
+	reportMemoryLock(cfg.Logger, ls.all)
+	if err := run.start(h, addr, cfg.Loops, reusePort, cfg.Logger, cleanup); err != nil {
+		return nil, err
+	}
+	return ls, nil
+}
+
+// NewRunner returns a Runner for one Serve.
+func NewRunner() *Runner {
+	return &Runner{booted: make(chan struct{}), done: make(chan struct{})}
+}
+
+// Boot records the engine; the handler's OnBoot calls it.
+func (r *Runner) Boot(eng gnet.Engine) {
 	r.eng = eng
 	close(r.booted)
 }
 
 // start serves h on addr with one loop per core and returns once the
 // listener accepts. cleanup runs after the loops have stopped.
-func (r *runner) start(h gnet.EventHandler, addr string, loops int, reusePort bool, logger *slog.Logger, cleanup func()) error {
+func (r *Runner) start(h gnet.EventHandler, addr string, loops int, reusePort bool, logger *slog.Logger, cleanup func()) error {
 	go func() {
 		defer close(r.done)
 		defer cleanup()
@@ -54,14 +105,17 @@ func (r *runner) start(h gnet.EventHandler, addr string, loops int, reusePort bo
 	var err error
 	r.addr, err = boundAddr(r.eng)
 	if err != nil {
-		_ = r.stop(context.Background())
+		_ = r.Stop(context.Background())
 		return err
 	}
 	return nil
 }
 
-// stop closes the listener and every connection, and waits for the loops.
-func (r *runner) stop(ctx context.Context) error {
+// Addr is the address the listener is bound to.
+func (r *Runner) Addr() string { return r.addr }
+
+// Stop closes the listener and every connection, and waits for the loops.
+func (r *Runner) Stop(ctx context.Context) error {
 	var err error
 	r.stopOnce.Do(func() {
 		err = r.eng.Stop(ctx)
@@ -77,8 +131,8 @@ func (r *runner) stop(ctx context.Context) error {
 	return err
 }
 
-// wait blocks until the engine stops and returns why.
-func (r *runner) wait() error {
+// Wait blocks until the engine stops and returns why.
+func (r *Runner) Wait() error {
 	<-r.done
 	return r.runErr
 }

@@ -1,9 +1,6 @@
 package tlsmitm
 
-import (
-	"bytes"
-	"slices"
-)
+import "slices"
 
 // extExtendedMasterSecret is RFC 7627's extension, which a TLS 1.2 client
 // must offer to be handed off.
@@ -68,9 +65,8 @@ func (c *Conn) peekLegacy(in []byte) (legacy, more bool, err error) {
 		return false, false, alertf(AlertHandshakeFailure, "TLS 1.2 ClientHello without extended_master_secret")
 	}
 	// msg may alias the caller's input, which is gone once it discards
-	// it: LegacyHello keeps a parse of its own copy (the same bytes parsed
-	// above, so it cannot fail).
-	_ = c.hello.parse(bytes.Clone(msg))
+	// it: LegacyHello keeps a copy of this parse (not a second parse).
+	c.hello = *ch.Clone()
 	c.legacy = true
 	return true, false, nil
 }

@@ -24,7 +24,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/lucid-edge/lucid/engine"
+	"github.com/lucid-edge/lucid/engine/terminate"
 	"github.com/lucid-edge/lucid/tlsmitm"
 )
 
@@ -38,11 +38,11 @@ func main() {
 	var err error
 	switch {
 	case len(os.Args) >= 2 && os.Args[1] == "terminate":
-		err = terminate(os.Args[2:])
+		err = runTerminate(os.Args[2:])
 	case len(os.Args) >= 2 && os.Args[1] == "proxy":
-		err = proxy(os.Args[2:])
+		err = runProxy(os.Args[2:])
 	case len(os.Args) >= 2 && strings.HasPrefix(os.Args[1], "-") && os.Args[1] != "-h" && os.Args[1] != "-help" && os.Args[1] != "--help":
-		err = proxy(os.Args[1:])
+		err = runProxy(os.Args[1:])
 	case len(os.Args) >= 2 && os.Args[1] == "demo-certs":
 		// Not in the usage: the certificates of `make run`'s demo origin.
 		err = demoCerts(os.Args[2:])
@@ -56,7 +56,7 @@ func main() {
 	}
 }
 
-func terminate(args []string) error {
+func runTerminate(args []string) error {
 	fs := flag.NewFlagSet("terminate", flag.ContinueOnError)
 	listen := fs.String("listen", "127.0.0.1:8443", "TCP address to serve TLS on")
 	certFile := fs.String("cert", "", "PEM certificate chain (default: a fresh self-signed ECDSA P-256 one)")
@@ -80,7 +80,7 @@ func terminate(args []string) error {
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 
-	cfg := engine.TerminateConfig{Addr: *listen, Loops: *loops, Logger: logger}
+	cfg := terminate.Config{Addr: *listen, Loops: *loops, Logger: logger}
 	if *certFile != "" {
 		cert, err := loadCertificate(*certFile, *keyFile)
 		if err != nil {
@@ -93,7 +93,7 @@ func terminate(args []string) error {
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
 	defer signal.Stop(sig)
-	srv, err := engine.StartTerminate(cfg)
+	srv, err := terminate.Start(cfg)
 	if err != nil {
 		return err
 	}
@@ -126,7 +126,7 @@ func terminate(args []string) error {
 	return srv.Stop(ctx)
 }
 
-func waitErr(srv *engine.TerminateServer) <-chan error {
+func waitErr(srv *terminate.Server) <-chan error {
 	ch := make(chan error, 1)
 	go func() { ch <- srv.Wait() }()
 	return ch

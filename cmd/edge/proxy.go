@@ -23,17 +23,18 @@ import (
 
 	"github.com/lucid-edge/lucid/ca/keyclient"
 	"github.com/lucid-edge/lucid/certcache"
-	"github.com/lucid-edge/lucid/engine"
+	"github.com/lucid-edge/lucid/engine/proxy"
 	"github.com/lucid-edge/lucid/internal/accesslog"
 	"github.com/lucid-edge/lucid/internal/edgeconfig"
 	"github.com/lucid-edge/lucid/internal/httphead"
+	"github.com/lucid-edge/lucid/internal/policy"
 )
 
 // stopGrace bounds the shutdown after SIGINT or SIGTERM.
 const stopGrace = 10 * time.Second
 
-// proxy runs the inspecting proxy: `edge -config FILE`.
-func proxy(args []string) error {
+// runProxy runs the inspecting proxy: `edge -config FILE`.
+func runProxy(args []string) error {
 	fs := flag.NewFlagSet("edge", flag.ContinueOnError)
 	configFile := fs.String("config", "", "the edge's YAML configuration `file`")
 	logLevel := fs.String("log-level", "info", "log `level`: debug, info, warn or error")
@@ -70,7 +71,7 @@ func proxy(args []string) error {
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
 	defer signal.Stop(sig)
 
-	srv, err := engine.StartProxy(pc)
+	srv, err := proxy.Start(pc)
 	if err != nil {
 		return err
 	}
@@ -136,7 +137,7 @@ func orgIDs(cfg *edgeconfig.Config) string {
 	return strings.Join(ids, ", ")
 }
 
-func waitProxy(srv *engine.ProxyServer) <-chan error {
+func waitProxy(srv *proxy.Server) <-chan error {
 	ch := make(chan error, 1)
 	go func() { ch <- srv.Wait() }()
 	return ch
@@ -144,7 +145,7 @@ func waitProxy(srv *engine.ProxyServer) <-chan error {
 
 // proxyConfig turns a validated configuration into the engine's, opening
 // what it needs (the key client, the access log); closeAll closes them.
-func proxyConfig(cfg *edgeconfig.Config, logger *slog.Logger) (pc engine.ProxyConfig, closeAll func(), err error) {
+func proxyConfig(cfg *edgeconfig.Config, logger *slog.Logger) (pc proxy.Config, closeAll func(), err error) {
 	var closers []func()
 	closeAll = func() {
 		for i := len(closers) - 1; i >= 0; i-- {
@@ -165,15 +166,12 @@ func proxyConfig(cfg *edgeconfig.Config, logger *slog.Logger) (pc engine.ProxyCo
 	if err != nil {
 		return pc, closeAll, err
 	}
-	pc = engine.ProxyConfig{
+	pc = proxy.Config{
 		Addr:   cfg.Listen,
 		Loops:  cfg.Loops,
 		Logger: logger,
-		Decide: func(org, host string, port int) engine.Decision {
-			d := pol.Decide(org, host, port)
-			return engine.Decision{Action: d.Action.String(), Rule: d.Rule}
-		},
-		NoKey: noKey,
+		Decide: pol.Decide,
+		NoKey:  noKey,
 		Resolve: func(host string, port int) string {
 			if ap, ok := cfg.HostOverride(host); ok {
 				return ap.String()
@@ -220,7 +218,7 @@ func proxyConfig(cfg *edgeconfig.Config, logger *slog.Logger) (pc engine.ProxyCo
 			failModes[o.ID] = o.FailMode
 		}
 	}
-	var keys engine.KeySource = noCA{failModes}
+	var keys proxy.KeySource = noCA{failModes}
 	if cfg.CA.URL != "" {
 		kc, err := newKeyClient(cfg.CA, failModes)
 		if err != nil {
@@ -242,13 +240,18 @@ func proxyConfig(cfg *edgeconfig.Config, logger *slog.Logger) (pc engine.ProxyCo
 	return pc, closeAll, nil
 }
 
-// noKey recognises the key client's "no key" errors.
-func noKey(err error) (string, bool) {
+// noKey recognises the key client's "no key" errors. A fail mode it does
+// not know refuses, the safe side.
+func noKey(err error) (policy.FailMode, bool) {
 	var nk *keyclient.NoKeyError
-	if errors.As(err, &nk) {
-		return nk.FailMode, true
+	if !errors.As(err, &nk) {
+		return 0, false
 	}
-	return "", false
+	mode, ok := policy.ParseFailMode(nk.FailMode)
+	if !ok {
+		mode = policy.FailBlock
+	}
+	return mode, true
 }
 
 // upstreamRoots is the system's roots plus those in file.
@@ -316,7 +319,7 @@ func (n noCA) Issuer(_ context.Context, org string) (*certcache.Issuer, error) {
 // leafValidity caps the validity of the leaves minted under a key
 // source's issuers (leaf.max_validity).
 type leafValidity struct {
-	src engine.KeySource
+	src proxy.KeySource
 	max time.Duration
 }
 

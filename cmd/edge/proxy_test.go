@@ -19,9 +19,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lucid-edge/lucid/engine"
 	"github.com/lucid-edge/lucid/internal/edgeconfig"
 	"github.com/lucid-edge/lucid/internal/httphead"
+	"github.com/lucid-edge/lucid/internal/policy"
 )
 
 // buildAll compiles edge and ca into one folder, as `make build` does.
@@ -482,12 +482,13 @@ access_log: ""
 		t.Errorf("Resolve(::1) = %q", got)
 	}
 	for _, c := range []struct {
-		org, host, action string
+		org, host string
+		action    policy.Action
 	}{
-		{"acme", "www.bank.test", engine.ActionBypass},
-		{"acme", "example.com", engine.ActionInspect},
-		{"beta", "www.bank.test", engine.ActionInspect},
-		{"nobody", "example.com", engine.ActionBlock},
+		{"acme", "www.bank.test", policy.Bypass},
+		{"acme", "example.com", policy.Inspect},
+		{"beta", "www.bank.test", policy.Inspect},
+		{"nobody", "example.com", policy.Block},
 	} {
 		if d := pc.Decide(c.org, c.host, 443); d.Action != c.action || d.Rule == "" {
 			t.Errorf("Decide(%s, %s) = %+v, want %s", c.org, c.host, d, c.action)
@@ -498,10 +499,10 @@ access_log: ""
 	}
 
 	// Without a CA there are no keys: each org's fail mode, block by default.
-	for org, want := range map[string]string{"acme": "tunnel", "beta": "block"} {
+	for org, want := range map[string]policy.FailMode{"acme": policy.FailTunnel, "beta": policy.FailBlock} {
 		_, err := pc.Keys.Issuer(context.Background(), org)
 		if mode, ok := pc.NoKey(err); !ok || mode != want {
-			t.Errorf("%s without a CA: NoKey(%v) = %q %v, want %q", org, err, mode, ok, want)
+			t.Errorf("%s without a CA: NoKey(%v) = %v %v, want %v", org, err, mode, ok, want)
 		}
 	}
 	if _, ok := pc.NoKey(io.EOF); ok {

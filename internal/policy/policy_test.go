@@ -199,3 +199,14 @@ func BenchmarkDecide(b *testing.B) {
 		})
 	}
 }
+
+func TestFailModeNames(t *testing.T) {
+	for _, m := range []FailMode{FailBlock, FailTunnel} {
+		if got, ok := ParseFailMode(m.String()); !ok || got != m {
+			t.Errorf("%v does not read back: %v %v", m, got, ok)
+		}
+	}
+	if _, ok := ParseFailMode("open"); ok {
+		t.Error("an unknown fail mode parsed")
+	}
+}

@@ -1,4 +1,4 @@
-package engine
+package proxy
 
 import (
 	"bytes"
@@ -65,16 +65,17 @@ func isHopHeader(line []byte) bool {
 
 // startPlain relays one plain http:// request: the rewritten head goes
 // first, then whatever the client sends (its body).
-func (pc *proxyConn) startPlain(head []byte, r *httphead.ProxyRequest) {
-	pc.plain = true
-	pc.st = stTunnel
-	url := "http://" + pc.host
-	if pc.port != 80 {
-		url += ":" + strconv.Itoa(pc.port)
+func startPlain(c *conn, head []byte, r *httphead.ProxyRequest) *tunnelling {
+	l := &c.log
+	l.plain = true
+	url := "http://" + l.host
+	if l.port != 80 {
+		url += ":" + strconv.Itoa(l.port)
 	}
 	url += string(r.AppendTarget(nil))
-	req := pendingRequest{method: string(r.Method), url: url, start: time.Now(), in: int64(len(head)), head: string(r.Method) == "HEAD"}
-	pc.reqs = append(pc.reqs, req)
-	pc.heldBytes = append(pc.heldBytes[:0], originRequest(head, r)...)
-	pc.startTunnel()
+	method := string(r.Method)
+	l.pending = append(l.pending, pendingRequest{method: method, url: url, start: time.Now(), in: int64(len(head)), head: method == "HEAD"})
+	t := startTunnel(c, originRequest(head, r))
+	t.http = newInspector(c)
+	return t
 }

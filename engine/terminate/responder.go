@@ -1,8 +1,9 @@
-package engine
+package terminate
 
 import (
 	"strconv"
 
+	"github.com/lucid-edge/lucid/engine"
 	"github.com/lucid-edge/lucid/internal/httphead"
 	"github.com/lucid-edge/lucid/tlsmitm"
 )
@@ -17,8 +18,9 @@ var (
 		strconv.Itoa(len(responderBody)) + "\r\nConnection: close\r\n\r\n" + responderBody)
 )
 
-// spiller writes out a full output buffer and hands back an empty one.
-type spiller interface{ spill(out []byte) []byte }
+// spiller writes out a full output buffer and hands back an empty one
+// (engine.Conn.Spill).
+type spiller interface{ Spill(out []byte) []byte }
 
 // responder answers HTTP/1.x requests arriving as decrypted bytes: every
 // request gets 200 and a short body; the head is bounded, a body is
@@ -34,7 +36,7 @@ type responder struct {
 // connection should end after them.
 func (r *responder) feed(data []byte, tc *tlsmitm.Conn, out []byte, sink spiller) ([]byte, bool) {
 	for len(data) > 0 {
-		out = sink.spill(out)
+		out = sink.Spill(out)
 		if r.bodyLeft > 0 {
 			n := min(int64(len(data)), r.bodyLeft)
 			r.bodyLeft -= n
@@ -57,7 +59,7 @@ func (r *responder) feed(data []byte, tc *tlsmitm.Conn, out []byte, sink spiller
 			r.buf = nil
 			return r.refuse(err, tc, out), true
 		}
-		httpRequests.Inc()
+		engine.HTTPRequests.Inc()
 		// The rest of the input follows the head; with a buffered head, it
 		// is what the buffer held past it.
 		if len(r.buf) > 0 {
@@ -85,39 +87,12 @@ func (r *responder) feed(data []byte, tc *tlsmitm.Conn, out []byte, sink spiller
 }
 
 func (r *responder) refuse(err error, tc *tlsmitm.Conn, out []byte) []byte {
-	status, reason := 400, err.Error()
-	if he, ok := err.(*httphead.Error); ok {
-		status, reason = he.Status, he.Reason
-	}
-	body := reason + "\n"
-	resp := "HTTP/1.1 " + strconv.Itoa(status) + " " + statusText(status) + "\r\nContent-Type: text/plain\r\nContent-Length: " +
-		strconv.Itoa(len(body)) + "\r\nConnection: close\r\n\r\n" + body
-	out, _ = tc.Seal(out, []byte(resp))
+	out, _ = tc.Seal(out, refusal(err))
 	return out
 }
 
-func statusText(status int) string {
-	switch status {
-	case 400:
-		return "Bad Request"
-	case 403:
-		return "Forbidden"
-	case 405:
-		return "Method Not Allowed"
-	case 407:
-		return "Proxy Authentication Required"
-	case 502:
-		return "Bad Gateway"
-	case 503:
-		return "Service Unavailable"
-	case 504:
-		return "Gateway Timeout"
-	case 431:
-		return "Request Header Fields Too Large"
-	case 501:
-		return "Not Implemented"
-	case 505:
-		return "HTTP Version Not Supported"
-	}
-	return "Error"
+// refusal is the answer to a request that failed with err.
+func refusal(err error) []byte {
+	status, reason := httphead.ErrorStatus(err)
+	return httphead.ErrorResponse(status, reason)
 }

@@ -1,4 +1,4 @@
-package engine
+package certcache
 
 import (
 	"crypto/ecdsa"
@@ -8,15 +8,13 @@ import (
 	"crypto/x509/pkix"
 	"math/big"
 	"time"
-
-	"github.com/lucid-edge/lucid/certcache"
 )
 
-// newUntrustedIssuer makes a CA no client trusts, for organisations that
+// NewUntrustedIssuer makes a CA no client trusts, for organisations that
 // pass an origin's certificate failure on to the user: the leaf it signs
 // makes the browser show its own warning, where a trusted leaf would hide
 // the failure. It lives only in this process.
-func newUntrustedIssuer() (*certcache.Issuer, error) {
+func NewUntrustedIssuer() (*Issuer, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, err
@@ -37,5 +35,5 @@ func newUntrustedIssuer() (*certcache.Issuer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &certcache.Issuer{Cert: cert, Chain: [][]byte{der}, Signer: key}, nil
+	return &Issuer{Cert: cert, Chain: [][]byte{der}, Signer: key}, nil
 }

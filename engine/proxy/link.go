@@ -1,21 +1,18 @@
-package engine
+package proxy
 
 import (
-	"context"
 	"errors"
 	"net"
 	"os"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/panjf2000/gnet/v2"
 )
 
-// link is the origin side of a proxied connection. The origin is an
-// ordinary net.Conn (a uTLS session or a raw TCP tunnel), served on Go's
-// netpoller; everything learned there goes back to the client's loop
-// through Execute.
+// link is the origin side of a proxied connection once it relays. The
+// origin is an ordinary net.Conn (a uTLS session or a raw TCP tunnel),
+// served on Go's netpoller; everything learned there goes back to the
+// client's loop as events addressed to the phase that relays (inbox.go).
 //
 // Memory: most proxied connections are idle most of the time, so an idle
 // link holds as little as it can (see BENCHMARKS.md, memory per idle
@@ -37,7 +34,8 @@ import (
 // flow-control window, and a connection whose waiting input passes the
 // hard bound (maxWaitingInput) is cut off.
 type link struct {
-	pc      *proxyConn
+	c       *conn
+	owner   linkOwner
 	conn    net.Conn
 	sock    net.Conn      // the socket under conn, waited on while idle; nil: read conn directly
 	held    func() int    // bytes read from sock that conn has not taken; nil: none ever are
@@ -76,15 +74,27 @@ const linkQueue = 64
 // lets them go.
 const linger = 100 * time.Millisecond
 
-// newLink serves conn; sock, when not nil, is the socket under it, which
-// the reader may wait on after a short read when held reports nothing
-// read past it (see origin.Session.Socket).
-func newLink(pc *proxyConn, conn, sock net.Conn, held func() int) *link {
+// linkOwner is the phase a link relays for: it takes the origin's bytes
+// and hears when the writer has caught up.
+type linkOwner interface {
+	phase
+	// fromOrigin takes the origin's bytes, or how its stream ended.
+	fromOrigin(c *conn, b []byte, err error)
+	// originCaughtUp: the writer drained after the loop held client input
+	// back (holdBack); the connection's turn then reads it again.
+	originCaughtUp(c *conn)
+}
+
+// newLink serves conn for owner; sock, when not nil, is the socket under
+// it, which the reader may wait on after a short read when held reports
+// nothing read past it (see origin.Session.Socket).
+func newLink(c *conn, owner linkOwner, conn, sock net.Conn, held func() int) *link {
 	l := &link{
-		pc:     pc,
+		c:      c,
+		owner:  owner,
 		conn:   conn,
 		credit: make(chan struct{}, 1),
-		limit:  int64(pc.h.cfg.MaxBuffered),
+		limit:  int64(c.h.cfg.MaxBuffered),
 		done:   make(chan struct{}),
 		wake:   make(chan struct{}, 1),
 		sock:   sock,
@@ -228,8 +238,7 @@ func (l *link) read(s readState) {
 		} else {
 			s.size = idleChunk
 		}
-		pc := l.pc
-		pc.post(func() { pc.fromUpstream(buf[:n], err) })
+		l.c.post(l.owner, originData{l.owner, buf[:n], err})
 		if err != nil {
 			return
 		}
@@ -307,8 +316,7 @@ func (l *link) write() {
 		_, err := l.conn.Write(b)
 		left := l.pending.Add(-int64(len(b)))
 		if left <= l.limit/2 && drained && l.paused.CompareAndSwap(true, false) {
-			pc := l.pc
-			pc.post(pc.resumeInput)
+			l.c.post(l.owner, originCaughtUp{l.owner})
 		}
 		if err != nil {
 			l.mu.Lock()
@@ -316,23 +324,60 @@ func (l *link) write() {
 			l.ended, l.writing, l.queue = true, false, nil
 			l.mu.Unlock()
 			if !closed {
-				pc := l.pc
-				pc.post(func() { pc.fromUpstream(nil, err) })
+				l.c.post(l.owner, originData{l.owner, nil, err})
 			}
 			return
 		}
 	}
 }
 
-func (r upstreamReady) close() {
-	if r.raw != nil {
-		r.raw.Close()
+// holdBack stops taking client input while the origin lags (the input
+// waits in gnet's buffer), and cuts off a client whose waiting input
+// passes the hard bound, with goodbye (if any) as the last word. waiting
+// is what is left unprocessed. Called on the loop.
+func (l *link) holdBack(c *conn, waiting int, goodbye func()) bool {
+	if !l.congested() {
+		return false
 	}
-	if r.up != nil && r.up.Conn != nil {
-		r.up.Conn.Close()
+	if waiting > maxWaitingInput(c.h.cfg.MaxBuffered) {
+		c.fail("the client sends far faster than the origin accepts", goodbye)
+		return true
+	}
+	l.pause()
+	inputPaused.Inc()
+	// The writer may have drained between the check and the pause.
+	if !l.congested() && l.paused.CompareAndSwap(true, false) {
+		return false
+	}
+	return true
+}
+
+// maxWaitingInput is the hard bound on client input waiting in gnet while
+// the origin lags: gnet cannot stop reading a socket, so past this the
+// connection is cut rather than buffered without end.
+func maxWaitingInput(maxBuffered int) int { return 16 * maxBuffered }
+
+// grantIfRoom lets the reader go on while the client keeps up; otherwise
+// the tick retries, and meanwhile the origin is held back by TCP. Called
+// on the loop.
+func (l *link) grantIfRoom(c *conn) {
+	if c.Gnet.OutboundBuffered() < c.h.cfg.MaxBuffered {
+		l.grant()
 	}
 }
 
-func gnetRunnable(f func()) gnet.Runnable {
-	return gnet.RunnableFunc(func(context.Context) error { f(); return nil })
+// originData is a chunk the reader read, or how the origin's stream
+// ended (or the writer's error).
+type originData struct {
+	to  linkOwner
+	b   []byte
+	err error
 }
+
+func (e originData) apply(c *conn) { e.to.fromOrigin(c, e.b, e.err) }
+func (e originData) drop()         {}
+
+type originCaughtUp struct{ to linkOwner }
+
+func (e originCaughtUp) apply(c *conn) { e.to.originCaughtUp(c) }
+func (originCaughtUp) drop()           {}

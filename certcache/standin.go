@@ -1,0 +1,84 @@
+package certcache
+
+import (
+	"crypto/sha256"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"net"
+	"time"
+)
+
+// Kind is what a leaf stands for. Leaves of different kinds never share a
+// cache entry, whatever else their keys share.
+type Kind uint8
+
+// Kinds of leaf.
+const (
+	// OriginCopy copies the origin's verified certificate, signed by the
+	// organisation's intermediate: the ordinary inspected connection.
+	OriginCopy Kind = iota
+	// PassedOn copies the names of an origin whose certificate failed
+	// verification, with a validity that covers now (an expired origin's
+	// window could not be copied under a new signer), signed by the
+	// untrusted issuer (NewUntrustedIssuer), so the browser shows its own
+	// warning instead of a trusted leaf hiding the failure.
+	PassedOn
+	// StandIn names only what the client asked for, valid now, signed by
+	// the organisation's intermediate: it carries the edge's own error
+	// page for an origin that could not be reached or was refused, so the
+	// client's handshake completes and the user can read why.
+	StandIn
+)
+
+// LeafFor names what a connection's leaf is minted for and how: its cache key
+// and, for a miss, the mint.
+type LeafFor struct {
+	Key  Key
+	Mint MintFunc
+}
+
+// ForOrigin is the leaf of kind OriginCopy for origin, the certificate
+// the origin presented and that verified for name.
+func (iss *Issuer) ForOrigin(org, name string, origin *x509.Certificate, rsa bool) LeafFor {
+	return LeafFor{
+		Key:  Key{Org: org, Name: name, Kind: OriginCopy, Origin: sha256.Sum256(origin.Raw), RSA: rsa},
+		Mint: iss.MintFunc(origin, name),
+	}
+}
+
+// PassOn is the leaf of kind PassedOn for an origin whose certificate did
+// not verify; iss is the untrusted issuer.
+func (iss *Issuer) PassOn(org, name string, origin *x509.Certificate, rsa bool) LeafFor {
+	return LeafFor{
+		Key:  Key{Org: org, Name: name, Kind: PassedOn, Origin: sha256.Sum256(origin.Raw), RSA: rsa},
+		Mint: iss.MintFunc(validNow(origin, time.Now()), name),
+	}
+}
+
+// StandIn is the leaf of kind StandIn for name (a host name or an IP
+// literal).
+func (iss *Issuer) StandIn(org, name string, rsa bool) LeafFor {
+	return LeafFor{
+		Key:  Key{Org: org, Name: name, Kind: StandIn, RSA: rsa},
+		Mint: iss.MintFunc(standInOrigin(name, time.Now()), name),
+	}
+}
+
+// validNow is the origin's certificate with its names and a validity that
+// covers now.
+func validNow(o *x509.Certificate, now time.Time) *x509.Certificate {
+	return &x509.Certificate{Subject: o.Subject, RawSubject: o.RawSubject, DNSNames: o.DNSNames, IPAddresses: o.IPAddresses,
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour)}
+}
+
+// standInOrigin stands in for an origin that could not be reached or was
+// refused: name alone, valid now.
+func standInOrigin(name string, now time.Time) *x509.Certificate {
+	c := &x509.Certificate{Subject: pkix.Name{CommonName: name}, NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour)}
+	if ip := net.ParseIP(name); ip != nil {
+		c.IPAddresses = append(c.IPAddresses, ip)
+	} else {
+		c.DNSNames = []string{name}
+	}
+	return c
+}

@@ -1,0 +1,63 @@
+package proxy
+
+import (
+	"time"
+
+	"github.com/lucid-edge/lucid/internal/httphead"
+)
+
+// answering serves a client whose origin could not be used (unreachable,
+// its certificate invalid, its handshake failed): the handshake completed
+// with a stand-in leaf, and the first request gets a 502 page that says
+// why, so the user can read it instead of a bare TLS failure.
+type answering struct {
+	client   clientTLS
+	failPage string
+}
+
+func (p *answering) input(c *conn) { p.client.input(c, p) }
+
+func (p *answering) fromClient(c *conn, data []byte) {
+	c.Deadline = time.Now().Add(c.h.cfg.IdleTimeout)
+	l := &c.log
+	l.bytesIn += int64(len(data))
+	method, url := requestLine(c, data)
+	l.answered(c, method, url, 502)
+	c.closeWith(p.client, httphead.ErrorResponse(502, "Lucid could not reach this site safely: "+p.failPage))
+}
+
+func (p *answering) handshakeDone(*conn)  {}
+func (p *answering) clientClosed(c *conn) { c.finish() }
+func (p *answering) clientFailed(c *conn, err error) {
+	c.tlsRefused(err)
+	c.finish()
+}
+func (p *answering) holdBack(*conn, int) bool { return false }
+func (p *answering) tick(*conn)               {}
+func (p *answering) release() bool            { return p.client.release() }
+
+// requestLine is the method and URL of the request at the start of data,
+// for the log line of an answer the edge gives itself; empty when data
+// does not start with a whole head.
+func requestLine(c *conn, data []byte) (method, url string) {
+	h, _, err := httphead.Parse(data)
+	if err != nil {
+		return "", ""
+	}
+	return string(h.Method), "https://" + hostOr(string(h.Host), c.log.host) + string(h.Target)
+}
+
+func hostOr(h, fallback string) string {
+	if h != "" {
+		return h
+	}
+	return fallback
+}
+
+// closeWith sends the client a last answer and close_notify, and ends the
+// connection.
+func (c *conn) closeWith(client clientTLS, resp []byte) {
+	_ = client.send(c, resp)
+	client.goodbye(c)
+	c.finish()
+}

@@ -1,0 +1,132 @@
+package proxy
+
+import (
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/lucid-edge/lucid/internal/accesslog"
+	"github.com/lucid-edge/lucid/internal/policy"
+	"github.com/lucid-edge/lucid/tlsmitm"
+)
+
+// awaitHello reads the client's ClientHello (DESIGN.md, data path steps 3
+// and 4): tlsmitm parses it once and parks the handshake, and policy is
+// asked again about the name the client wants, the SNI. The hello's bytes
+// are kept as they came, for a tunnel if policy bypasses the SNI.
+type awaitHello struct {
+	quiet
+	tls  *tlsmitm.Conn
+	held []byte // the client's bytes so far, untouched
+}
+
+// maxHeld bounds what a connection may send before its destination is
+// ready: a ClientHello and a little more.
+const maxHeld = 64 << 10
+
+func (p *awaitHello) input(c *conn) {
+	in := c.peek()
+	out := c.Loop.Out()
+	consumed := 0
+	for {
+		out = c.Spill(out)
+		res, err := p.tls.Process(in[consumed:], out)
+		p.hold(in[consumed : consumed+res.Consumed])
+		consumed += res.Consumed
+		out = res.Out
+		if err != nil {
+			c.Flush(out)
+			c.consume(in, len(in))
+			c.tlsRefused(err)
+			c.finish()
+			return
+		}
+		switch res.Event {
+		case tlsmitm.EventNeedMore:
+			c.Flush(out)
+			c.consume(in, consumed)
+			return
+		case tlsmitm.EventPending:
+			c.Flush(out)
+			c.consume(in, consumed)
+			p.arrived(c, p.tls.Hello(), nil)
+			return
+		case tlsmitm.EventLegacy:
+			// A TLS 1.2 client: tlsmitm consumed nothing, and crypto/tls
+			// takes the hello once the origin and the leaf are ready.
+			rest := in[consumed:]
+			if len(rest) > maxHeld {
+				c.consume(in, len(in))
+				c.fail("TLS 1.2 ClientHello larger than "+strconv.Itoa(maxHeld)+" bytes", nil)
+				return
+			}
+			p.held = append(p.held, rest...)
+			legacyHello := slices.Clone(rest)
+			c.consume(in, len(in))
+			p.arrived(c, p.tls.LegacyHello(), legacyHello)
+			return
+		default:
+			// Nothing else can come before the hello is answered.
+			c.Flush(out)
+			c.consume(in, len(in))
+			c.fail("client TLS event "+strconv.Itoa(int(res.Event))+" before its hello was answered", nil)
+			return
+		}
+	}
+}
+
+func (p *awaitHello) hold(b []byte) {
+	if len(p.held)+len(b) <= maxHeld {
+		p.held = append(p.held, b...)
+	}
+}
+
+func (p *awaitHello) release() bool {
+	p.tls.Release()
+	p.held = nil
+	return false
+}
+
+// arrived: the client's hello is parsed and the handshake parked (or, for
+// TLS 1.2, not yet handed to crypto/tls: legacyHello holds its bytes).
+// Policy sees the SNI; then everything that blocks happens off the loop
+// (origin.go).
+func (p *awaitHello) arrived(c *conn, ch *tlsmitm.ClientHello, legacyHello []byte) {
+	l := &c.log
+	l.sni = ch.ServerName
+	l.client.JA4 = tlsmitm.JA4(ch)
+	if l.sni != "" && !strings.EqualFold(strings.TrimSuffix(l.sni, "."), l.host) {
+		// The name the client asks the origin for is policy's business
+		// too: CONNECT to an allowed name with a blocked SNI is fronting.
+		d := c.h.cfg.Decide(l.org, l.sni, l.port)
+		switch d.Action {
+		case policy.Block:
+			l.decision = d
+			decisions(d.Action).Inc()
+			l.answered(c, "CONNECT", l.target()+" sni="+l.sni, 403)
+			c.abortTLS(p.tls, tlsmitm.AlertHandshakeFailure, "the SNI "+l.sni+" is blocked by policy ("+d.Rule+")")
+			return
+		case policy.Bypass:
+			// Pass the untouched hello on, as for a bypassed CONNECT.
+			l.decision = d
+			l.client = accesslog.TLSInfo{}
+			decisions(d.Action).Inc()
+			held := p.held
+			p.held = nil
+			p.release()
+			c.enter(startTunnel(c, held))
+			return
+		}
+	}
+	var client clientTLS
+	if legacyHello != nil {
+		client = newClientTLS12(p.tls, ch, legacyHello)
+	} else {
+		client = newClientTLS13(p.tls)
+	}
+	// tlsmitm's parse of the hello is the one every later step reads:
+	// the origin's mirrored hello is built from it off the loop, so the
+	// goroutine gets a copy of its own.
+	c.enter(startOrigin(c, client, ch.Clone(), p.held, time.Now()))
+}

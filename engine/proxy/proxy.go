@@ -1,0 +1,184 @@
+// Package proxy is Lucid's inspecting proxy on the engine's loops: the
+// explicit CONNECT proxy (and plain http:// requests) that decrypts what
+// policy lets it, relays what it bypasses, and refuses the rest. The
+// engine package's doc walks one inspected connection through this
+// package, file by file.
+package proxy
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"io"
+	"log/slog"
+	"runtime"
+	"time"
+
+	"github.com/lucid-edge/lucid/certcache"
+	"github.com/lucid-edge/lucid/engine"
+	"github.com/lucid-edge/lucid/internal/accesslog"
+	"github.com/lucid-edge/lucid/internal/policy"
+	"github.com/lucid-edge/lucid/internal/secmem"
+	"github.com/lucid-edge/lucid/origin"
+	"github.com/lucid-edge/lucid/tlsmitm"
+)
+
+// KeySource gives the organisation's issuer for minting; package keyclient
+// is one. Issuer may block (it fetches from the CA) and is called off the
+// loops. An error that NoKey recognises says the org's traffic must not be
+// decrypted.
+type KeySource interface {
+	Issuer(ctx context.Context, org string) (*certcache.Issuer, error)
+}
+
+// Config configures the inspecting proxy.
+type Config struct {
+	Addr   string
+	Loops  int
+	Logger *slog.Logger
+	// Authenticate maps a Proxy-Authorization value to a user and org; nil
+	// means no authentication and every client belongs to DefaultOrg.
+	Authenticate func(proxyAuthorization []byte) (user, org string, ok bool)
+	DefaultOrg   string
+	// Decide applies the org's policy to a destination.
+	Decide func(org, host string, port int) policy.Decision
+	Keys   KeySource
+	// NoKey recognises the KeySource's "no key" errors and says what the
+	// org wants then; ok is false for any other error. nil recognises none.
+	NoKey func(err error) (mode policy.FailMode, ok bool)
+	// Resolve overrides DNS for a destination ("host:port" to dial); nil
+	// dials host:port as asked.
+	Resolve func(host string, port int) string
+	// UpstreamRoots verify origins; nil means the system roots.
+	UpstreamRoots *x509.CertPool
+	// AllowInvalidUpstream says, per org, whether an origin whose
+	// certificate fails verification is passed on with a leaf from an
+	// untrusted signer (the browser then warns) rather than answered with
+	// a 502 page naming the reason.
+	AllowInvalidUpstream func(org string) bool
+	// Timeouts; zero means 10 s, 15 s and 5 min.
+	RequestTimeout, HandshakeTimeout, IdleTimeout time.Duration
+	// MaxBuffered bounds each direction's bytes in flight per connection;
+	// zero means 256 KiB.
+	MaxBuffered int
+	// MaxConnections bounds open client connections; zero means 10000.
+	MaxConnections int
+	// KeyMemory is each loop's slab; zero means 8 MiB.
+	KeyMemory int
+	// Cache bounds each loop's leaf cache.
+	Cache certcache.Config
+	// BlockPath applies the org's URL rules to an inspected request; a
+	// blocked one is answered 403 and never reaches the origin. nil blocks
+	// nothing.
+	BlockPath func(org, host, path string) (rule string, blocked bool)
+	// AccessLog receives one line per request; nil logs nothing.
+	AccessLog *accesslog.Logger
+	// SessionCacheSize bounds upstream TLS session resumption (per origin);
+	// zero turns it off.
+	SessionCacheSize int
+	// NoTickets turns off session resumption for clients: no session
+	// tickets are issued, and every client handshake is a full one.
+	NoTickets bool
+}
+
+// Server is a running inspecting proxy. Its methods are safe for
+// concurrent use.
+type Server struct {
+	handler *handler
+	run     *engine.Runner
+}
+
+// Start starts the proxy and returns once it accepts connections.
+func Start(cfg Config) (*Server, error) {
+	if cfg.Decide == nil || cfg.Keys == nil {
+		return nil, errors.New("proxy: needs a policy and a key source")
+	}
+	if cfg.Loops <= 0 {
+		cfg.Loops = runtime.NumCPU()
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if cfg.NoKey == nil {
+		cfg.NoKey = func(error) (policy.FailMode, bool) { return 0, false }
+	}
+	if cfg.RequestTimeout <= 0 {
+		cfg.RequestTimeout = 10 * time.Second
+	}
+	if cfg.HandshakeTimeout <= 0 {
+		cfg.HandshakeTimeout = 15 * time.Second
+	}
+	if cfg.IdleTimeout <= 0 {
+		cfg.IdleTimeout = 5 * time.Minute
+	}
+	if cfg.MaxBuffered <= 0 {
+		cfg.MaxBuffered = 256 << 10
+	}
+	if cfg.MaxConnections <= 0 {
+		cfg.MaxConnections = 10000
+	}
+	if cfg.KeyMemory <= 0 {
+		cfg.KeyMemory = secmem.DefaultSize
+	}
+	h := &handler{cfg: cfg, run: engine.NewRunner()}
+	h.origins = origin.NewDialer(origin.Config{
+		Roots: cfg.UpstreamRoots, Resolve: cfg.Resolve,
+		SessionCacheSize: cfg.SessionCacheSize, HandshakeTimeout: cfg.HandshakeTimeout,
+	})
+	var err error
+	if h.untrusted, err = certcache.NewUntrustedIssuer(); err != nil {
+		return nil, err
+	}
+	h.caches = make([]*certcache.Cache, cfg.Loops)
+	// The client side's certificate is always chosen later: the callback
+	// only parks the handshake until the origin has answered. A resumable
+	// hello parks as well (ParkResumed): the origin must be reached and
+	// checked before any client handshake completes.
+	base := &tlsmitm.Config{
+		GetCertificate: func(*tlsmitm.ClientHello) (*tlsmitm.Certificate, error) { return nil, nil },
+		ParkResumed:    true,
+		LegacyHandoff:  true, // TLS 1.2 clients are served by crypto/tls (clienttls12.go)
+	}
+	h.loops, err = engine.Serve(h, h.run, engine.ServeConfig{
+		Addr: cfg.Addr, Loops: cfg.Loops, TLS: base, NoTickets: cfg.NoTickets,
+		KeyMemory: cfg.KeyMemory, Logger: cfg.Logger,
+	}, h.closeCaches)
+	if err != nil {
+		return nil, err
+	}
+	return &Server{handler: h, run: h.run}, nil
+}
+
+// Addr is the proxy's listening address.
+func (s *Server) Addr() string { return s.run.Addr() }
+
+// Open reports how many client connections are open.
+func (s *Server) Open() int { return int(s.handler.open.Load()) }
+
+// Stop closes the listener and every connection and waits for the loops.
+func (s *Server) Stop(ctx context.Context) error { return s.run.Stop(ctx) }
+
+// Drain stops taking new connections (they get 503), lets open ones
+// finish until ctx is done, and then stops the proxy, closing what is left.
+func (s *Server) Drain(ctx context.Context) error {
+	s.handler.draining.Store(true)
+	t := time.NewTicker(50 * time.Millisecond)
+	defer t.Stop()
+	for s.Open() > 0 {
+		select {
+		case <-ctx.Done():
+			return s.stopWithin(5 * time.Second)
+		case <-t.C:
+		}
+	}
+	return s.stopWithin(5 * time.Second)
+}
+
+func (s *Server) stopWithin(d time.Duration) error {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	return s.Stop(ctx)
+}
+
+// Wait blocks until the proxy stops.
+func (s *Server) Wait() error { return s.run.Wait() }

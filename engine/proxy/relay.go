@@ -1,0 +1,92 @@
+package proxy
+
+import (
+	"time"
+
+	"github.com/lucid-edge/lucid/origin"
+)
+
+// relaying is an inspected connection after its handshake (DESIGN.md,
+// data path step 8): the client's decrypted requests are checked against
+// the org's URL rules and logged (inspect.go) and forwarded to the origin;
+// the origin's bytes are framed for the log and sealed for the client.
+// Backpressure both ways goes through the link (link.go).
+type relaying struct {
+	client clientTLS
+	link   *link
+	http   *inspector // nil for a protocol the edge does not parse (HTTP/2)
+}
+
+// startRelay starts relaying between client and the origin's session.
+func startRelay(c *conn, client clientTLS, s *origin.Session) *relaying {
+	r := &relaying{client: client}
+	if !c.log.opaque {
+		r.http = newInspector(c)
+	}
+	r.link = newLink(c, r, s.Conn, s.Socket, s.Buffered)
+	r.link.grant()
+	client.granted(r)
+	return r
+}
+
+func (r *relaying) input(c *conn) { r.client.input(c, r) }
+
+func (r *relaying) handshakeDone(*conn) {}
+
+func (r *relaying) fromClient(c *conn, data []byte) {
+	c.Deadline = time.Now().Add(c.h.cfg.IdleTimeout)
+	c.log.bytesIn += int64(len(data))
+	if r.http != nil && !r.http.requests(c, r.client, data) {
+		return // blocked, answered and ended
+	}
+	if !r.link.send(data) {
+		c.fail("client sends faster than the origin accepts (over the per-connection bound)", r.goodbye(c))
+	}
+}
+
+func (r *relaying) clientClosed(*conn) {
+	// The origin hears the client is done and answers what it was asked.
+	r.link.closeWrite()
+}
+
+func (r *relaying) clientFailed(c *conn, err error) {
+	c.h.cfg.Logger.Info("client TLS failed", "client", c.Gnet.RemoteAddr().String(), "host", c.log.host, "err", err.Error())
+	c.finish()
+}
+
+func (r *relaying) holdBack(c *conn, waiting int) bool {
+	return r.link.holdBack(c, waiting, r.goodbye(c))
+}
+
+// fromOrigin takes the origin's bytes, or how its stream ended.
+func (r *relaying) fromOrigin(c *conn, b []byte, err error) {
+	if len(b) > 0 {
+		c.log.bytesOut += int64(len(b))
+		bytesRelayed.Add(len(b))
+		if r.http != nil {
+			r.http.responses(b)
+		}
+		if werr := r.client.send(c, b); werr != nil && err == nil {
+			err = werr
+		}
+	}
+	if err != nil {
+		r.client.goodbye(c)
+		c.finish()
+		return
+	}
+	r.link.grantIfRoom(c)
+}
+
+// originCaughtUp: the origin's writer drained; client input goes on.
+func (r *relaying) originCaughtUp(*conn) { r.client.granted(r) }
+
+func (r *relaying) tick(c *conn) { r.link.grantIfRoom(c) }
+
+func (r *relaying) release() bool {
+	r.link.close()
+	return r.client.release()
+}
+
+// goodbye is the relay's last word to the client when the edge ends it.
+func (r *relaying) goodbye(c *conn) func() { return func() { r.client.goodbye(c) } }

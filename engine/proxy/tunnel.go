@@ -1,0 +1,127 @@
+package proxy
+
+import (
+	"context"
+	"net"
+	"time"
+
+	"github.com/lucid-edge/lucid/engine"
+	"github.com/lucid-edge/lucid/origin"
+)
+
+// tunnelling passes bytes untouched both ways: a bypassed destination
+// (by the CONNECT target or the SNI), an org without a key that asks for
+// its traffic to pass, or a plain http:// request, whose responses are
+// still framed for the log. Until the origin's connection is open, the
+// client's bytes wait, within maxHeld.
+type tunnelling struct {
+	link *link      // nil until the destination is connected
+	held []byte     // client bytes for the destination, sent once it is
+	http *inspector // plain HTTP: the responses, for the log
+}
+
+// startTunnel dials the destination off the loop; held goes first once it
+// is connected.
+func startTunnel(c *conn, held []byte) *tunnelling {
+	t := &tunnelling{held: held}
+	host, port := c.log.host, c.log.port
+	go func() {
+		// The dialer bounds the connect itself.
+		conn, err := c.h.origins.Dial(context.Background(), host, port)
+		c.post(t, tunnelDialled{t, conn, err})
+	}()
+	return t
+}
+
+// openTunnel tunnels to conn, already connected.
+func openTunnel(c *conn, conn net.Conn, held []byte) *tunnelling {
+	t := &tunnelling{held: held}
+	t.open(c, conn)
+	return t
+}
+
+func (t *tunnelling) open(c *conn, conn net.Conn) {
+	t.link = newLink(c, t, conn, nil, nil)
+	t.link.send(t.held)
+	t.held = nil
+	t.link.grant()
+	c.Deadline = time.Now().Add(c.h.cfg.IdleTimeout)
+}
+
+// tunnelDialled is the destination's connection, or why there is none.
+type tunnelDialled struct {
+	to   *tunnelling
+	conn net.Conn
+	err  error
+}
+
+func (e tunnelDialled) apply(c *conn) {
+	t := e.to
+	if e.err != nil {
+		c.h.cfg.Logger.Info("tunnel destination unreachable", "host", c.log.host, "err", e.err)
+		c.finish()
+		return
+	}
+	t.open(c, origin.Tunnel(e.conn))
+}
+
+func (e tunnelDialled) drop() {
+	if e.conn != nil {
+		e.conn.Close()
+	}
+}
+
+func (t *tunnelling) input(c *conn) {
+	in := c.peek()
+	if t.link == nil {
+		if len(t.held)+len(in) > maxHeld {
+			c.consume(in, len(in))
+			c.fail("client sent too much before the tunnel opened", nil)
+			return
+		}
+		t.held = append(t.held, in...)
+		engine.Discard(c.Gnet, len(in))
+		return
+	}
+	if t.link.holdBack(c, len(in), nil) {
+		return
+	}
+	c.log.bytesIn += int64(len(in))
+	// A tunnel's bytes were never decrypted: dropped, not wiped.
+	engine.Discard(c.Gnet, len(in))
+	if !t.link.send(in) {
+		c.fail("the origin's write queue is full", nil)
+	}
+}
+
+func (t *tunnelling) fromOrigin(c *conn, b []byte, err error) {
+	if len(b) > 0 {
+		c.log.bytesOut += int64(len(b))
+		bytesRelayed.Add(len(b))
+		if t.http != nil {
+			t.http.responses(b)
+		}
+		c.write(b)
+	}
+	if err != nil {
+		c.finish()
+		return
+	}
+	t.link.grantIfRoom(c)
+}
+
+func (t *tunnelling) originCaughtUp(*conn) {}
+
+func (t *tunnelling) tick(c *conn) {
+	if t.link != nil {
+		t.link.grantIfRoom(c)
+	}
+}
+
+func (t *tunnelling) release() bool {
+	if t.link != nil {
+		t.link.close()
+	}
+	t.held = nil
+	return false
+}
