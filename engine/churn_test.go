@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/lucid-edge/lucid/engine"
+	"github.com/lucid-edge/lucid/internal/clienthellos"
 )
 
 // TestChurn: 2000 connections from 32 workers mixing good clients, clients that
@@ -27,7 +28,7 @@ func TestChurn(t *testing.T) {
 		t.Skip("churn test skipped in -short mode")
 	}
 	s := iopStart(t, engine.TerminateConfig{Addr: "127.0.0.1:0", Loops: 2, HandshakeTimeout: 2 * time.Second})
-	hello := iopLoadHello(t, "1-go126.bin")
+	hello := clienthellos.Record("1-go126.bin")
 	const total, workers = 2000, 32
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()

@@ -18,6 +18,8 @@ import (
 	"time"
 
 	utls "github.com/refraction-networking/utls"
+
+	"github.com/lucid-edge/lucid/internal/tlstest"
 )
 
 // iopX448 is a group the server does not implement.
@@ -70,10 +72,10 @@ func iopUTLSSpec(suites []uint16, groups []utls.CurveID, shares []utls.CurveID) 
 }
 
 // iopDialUTLS handshakes with uTLS (preset id, or HelloCustom + spec).
-func iopDialUTLS(t *testing.T, s *iopServer, id utls.ClientHelloID, spec *utls.ClientHelloSpec) (*utls.UConn, *iopRecConn) {
+func iopDialUTLS(t *testing.T, s *iopServer, id utls.ClientHelloID, spec *utls.ClientHelloSpec) (*utls.UConn, *tlstest.RecordingConn) {
 	t.Helper()
 	raw := iopDialTCP(t, s)
-	rc := &iopRecConn{Conn: raw}
+	rc := &tlstest.RecordingConn{Conn: raw}
 	uc := utls.UClient(rc, &utls.Config{ServerName: "localhost", RootCAs: s.pool}, id)
 	if spec != nil {
 		if err := uc.ApplyPreset(spec); err != nil {
@@ -91,7 +93,7 @@ func iopDialUTLS(t *testing.T, s *iopServer, id utls.ClientHelloID, spec *utls.C
 	}
 	uc.SetDeadline(time.Now().Add(iopIOTimeout))
 	if err := uc.Handshake(); err != nil {
-		info, ierr := iopAnalyzeServerHellos(rc.received())
+		info, ierr := tlstest.ParseServerHellos(rc.Received())
 		t.Fatalf("uTLS handshake: %v (server hello info %+v, %v)", err, info, ierr)
 	}
 	return uc, rc
@@ -117,11 +119,11 @@ func TestInteropGoGroups(t *testing.T) {
 			if st.NegotiatedProtocol != "http/1.1" {
 				t.Errorf("ALPN = %q, want http/1.1 (server must never pick h2)", st.NegotiatedProtocol)
 			}
-			info, err := iopAnalyzeServerHellos(rc.received())
+			info, err := tlstest.ParseServerHellos(rc.Received())
 			if err != nil {
 				t.Fatal(err)
 			}
-			if info.hrr {
+			if info.HRR {
 				t.Errorf("unexpected HelloRetryRequest (client sent a share for the only group)")
 			}
 			resp, body := iopRoundTrip(t, c, bufio.NewReader(c), iopReq)
@@ -151,11 +153,11 @@ func TestInteropUTLSSuitesGroups(t *testing.T) {
 				if st.Version != tls.VersionTLS13 || st.CipherSuite != su.id {
 					t.Errorf("version %#04x suite %#04x, want TLS 1.3 / %#04x", st.Version, st.CipherSuite, su.id)
 				}
-				info, err := iopAnalyzeServerHellos(rc.received())
+				info, err := tlstest.ParseServerHellos(rc.Received())
 				if err != nil {
 					t.Fatal(err)
 				}
-				if info.hrr || info.group != uint16(g.id) || info.suite != su.id || info.version != tls.VersionTLS13 {
+				if info.HRR || info.Group != uint16(g.id) || info.Suite != su.id || info.Version != tls.VersionTLS13 {
 					t.Errorf("ServerHello %+v, want group %#04x suite %#04x no HRR", info, uint16(g.id), su.id)
 				}
 				resp, body := iopRoundTrip(t, uc, bufio.NewReader(uc), iopReq)
@@ -185,17 +187,17 @@ func TestInteropHRR(t *testing.T) {
 			}
 			uc, rc := iopDialUTLS(t, s, utls.HelloCustom, spec)
 			defer uc.Close()
-			info, err := iopAnalyzeServerHellos(rc.received())
+			info, err := tlstest.ParseServerHellos(rc.Received())
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !info.hrr {
+			if !info.HRR {
 				t.Fatalf("no HelloRetryRequest seen although the client sent no key share; %+v", info)
 			}
-			if info.hrrGroup != uint16(tls.CurveP256) {
-				t.Errorf("HRR selected group %#04x, want P-256 (0x0017: first server-preferred group the client supports)", info.hrrGroup)
+			if info.HRRGroup != uint16(tls.CurveP256) {
+				t.Errorf("HRR selected group %#04x, want P-256 (0x0017: first server-preferred group the client supports)", info.HRRGroup)
 			}
-			if info.group != info.hrrGroup || info.suite != su.id {
+			if info.Group != info.HRRGroup || info.Suite != su.id {
 				t.Errorf("final ServerHello %+v inconsistent with HRR", info)
 			}
 			resp, body := iopRoundTrip(t, uc, bufio.NewReader(uc), iopReq)
@@ -210,14 +212,14 @@ func TestInteropHRR(t *testing.T) {
 			[]utls.CurveID{utls.X25519, utls.CurveP256}, []utls.CurveID{utls.CurveP256})
 		uc, rc := iopDialUTLS(t, s, utls.HelloCustom, spec)
 		defer uc.Close()
-		info, err := iopAnalyzeServerHellos(rc.received())
+		info, err := tlstest.ParseServerHellos(rc.Received())
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Logf("server behaviour: %+v", info)
 		switch {
-		case info.hrr && info.hrrGroup == uint16(utls.X25519) && info.group == uint16(utls.X25519):
-		case !info.hrr && info.group == uint16(utls.CurveP256):
+		case info.HRR && info.HRRGroup == uint16(utls.X25519) && info.Group == uint16(utls.X25519):
+		case !info.HRR && info.Group == uint16(utls.CurveP256):
 		default:
 			t.Errorf("unexpected negotiation %+v", info)
 		}
@@ -231,13 +233,13 @@ func TestInteropHRR(t *testing.T) {
 		cfg.CurvePreferences = []tls.CurveID{tls.CurveP384, tls.X25519}
 		c, rc := iopDialGo(t, s, cfg)
 		defer c.Close()
-		info, err := iopAnalyzeServerHellos(rc.received())
+		info, err := tlstest.ParseServerHellos(rc.Received())
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Logf("server behaviour: %+v, CurveID %v", info, c.ConnectionState().CurveID)
-		if uint16(c.ConnectionState().CurveID) != info.group {
-			t.Errorf("CurveID %v != ServerHello group %#04x", c.ConnectionState().CurveID, info.group)
+		if uint16(c.ConnectionState().CurveID) != info.Group {
+			t.Errorf("CurveID %v != ServerHello group %#04x", c.ConnectionState().CurveID, info.Group)
 		}
 		resp, body := iopRoundTrip(t, c, bufio.NewReader(c), iopReq)
 		iopCheckResp(t, resp, body)
@@ -269,11 +271,11 @@ func TestInteropUTLSPresets(t *testing.T) {
 			if st.NegotiatedProtocol != "http/1.1" {
 				t.Errorf("ALPN = %q, want http/1.1", st.NegotiatedProtocol)
 			}
-			info, err := iopAnalyzeServerHellos(rc.received())
+			info, err := tlstest.ParseServerHellos(rc.Received())
 			if err != nil {
 				t.Fatal(err)
 			}
-			t.Logf("negotiated suite %#04x group %#04x hrr=%v", info.suite, info.group, info.hrr)
+			t.Logf("negotiated suite %#04x group %#04x hrr=%v", info.Suite, info.Group, info.HRR)
 			br := bufio.NewReader(uc)
 			for i := 0; i < 2; i++ {
 				resp, body := iopRoundTrip(t, uc, br, iopReq)
@@ -413,10 +415,13 @@ func TestInteropCurl(t *testing.T) {
 	}
 }
 
+// alertCloseNotify is the close_notify alert (RFC 8446 §6.1).
+const alertCloseNotify = 0
+
 // iopExpectCloseNotifyEOF reads from c (after the last response) and asserts
 // io.EOF, then decrypts the recorded server stream and asserts the last record
 // was a close_notify alert (RFC 8446 §6.1).
-func iopExpectCloseNotifyEOF(t *testing.T, c *tls.Conn, br *bufio.Reader, rc *iopRecConn, kl *iopKeyLog) {
+func iopExpectCloseNotifyEOF(t *testing.T, c *tls.Conn, br *bufio.Reader, rc *tlstest.RecordingConn, kl *tlstest.KeyLog) {
 	t.Helper()
 	c.SetReadDeadline(time.Now().Add(5 * time.Second))
 	var extra [64]byte
@@ -424,7 +429,7 @@ func iopExpectCloseNotifyEOF(t *testing.T, c *tls.Conn, br *bufio.Reader, rc *io
 	if n != 0 || !errors.Is(err, io.EOF) {
 		t.Fatalf("read after final response = %d bytes %q, err %v; want 0, io.EOF", n, extra[:n], err)
 	}
-	inner, derr := iopDecryptServerStream(rc.received(), kl, c.ConnectionState().CipherSuite)
+	inner, derr := tlstest.DecryptServerStream(rc.Received(), kl, c.ConnectionState().CipherSuite)
 	if derr != nil {
 		t.Errorf("decrypting server stream: %v", derr)
 	}
@@ -432,8 +437,8 @@ func iopExpectCloseNotifyEOF(t *testing.T, c *tls.Conn, br *bufio.Reader, rc *io
 		t.Fatalf("no server records")
 	}
 	last := inner[len(inner)-1]
-	if last.typ != recAlert || len(last.content) != 2 || last.content[1] != alertCloseNtf {
-		t.Errorf("last server record = type %#02x %q (%s key), want close_notify alert", last.typ, last.content, last.key)
+	if last.Type != tlstest.RecordAlert || len(last.Content) != 2 || last.Content[1] != alertCloseNotify {
+		t.Errorf("last server record = type %#02x %q (%s key), want close_notify alert", last.Type, last.Content, last.Key)
 	}
 }
 
@@ -442,7 +447,7 @@ func TestInteropHTTP10(t *testing.T) {
 	s := iopStartDefault(t)
 	for _, req := range []string{"GET / HTTP/1.0\r\n\r\n", "GET / HTTP/1.0\r\nHost: localhost\r\n\r\n"} {
 		t.Run(fmt.Sprintf("%q", req), func(t *testing.T) {
-			kl := &iopKeyLog{}
+			kl := &tlstest.KeyLog{}
 			cfg := s.goConfig()
 			cfg.KeyLogWriter = kl
 			c, rc := iopDialGo(t, s, cfg)
@@ -461,7 +466,7 @@ func TestInteropKeepAlive(t *testing.T) {
 	s := iopStartDefault(t)
 
 	t.Run("ThreeThenClose", func(t *testing.T) {
-		kl := &iopKeyLog{}
+		kl := &tlstest.KeyLog{}
 		cfg := s.goConfig()
 		cfg.KeyLogWriter = kl
 		c, rc := iopDialGo(t, s, cfg)

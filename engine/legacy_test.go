@@ -15,6 +15,7 @@ import (
 	"github.com/VictoriaMetrics/metrics"
 
 	"github.com/lucid-edge/lucid/engine"
+	"github.com/lucid-edge/lucid/internal/tlstest"
 )
 
 // tls12Config is a crypto/tls client that offers TLS 1.2 only.
@@ -91,12 +92,12 @@ func TestTLS12GoClient(t *testing.T) {
 // protocol_version.
 func TestTLS12NoEMSRefused(t *testing.T) {
 	s := iopStartDefault(t)
-	ch := iopParseCHRecord(t, iopCaptureClientHello(t, &tls.Config{ServerName: "localhost", MaxVersion: tls.VersionTLS12}))
-	if ch.find(0x0017) < 0 {
+	ch := tlstest.ParseClientHelloRecord(t, tlstest.CaptureClientHello(t, &tls.Config{ServerName: "localhost", MaxVersion: tls.VersionTLS12}))
+	if ch.Find(0x0017) < 0 {
 		t.Fatal("Go's hello carries no extended_master_secret")
 	}
-	ch.remove(0x0017)
-	iopExpectPlainAlert(t, s, ch.record(), false, 40, "issue 6: TLS 1.2 requires extended master secret")
+	ch.Without(t, 0x0017)
+	iopExpectPlainAlert(t, s, ch.Record(), false, 40, "issue 6: TLS 1.2 requires extended master secret")
 	iopCheckGood(t, s)
 }
 
@@ -164,15 +165,15 @@ func TestTLS12Timeouts(t *testing.T) {
 	s := iopStart(t, engine.TerminateConfig{HandshakeTimeout: 300 * time.Millisecond, IdleTimeout: 300 * time.Millisecond})
 	t.Run("handshake", func(t *testing.T) {
 		c := iopDialTCP(t, s)
-		hello := iopCaptureClientHello(t, &tls.Config{ServerName: "localhost", MaxVersion: tls.VersionTLS12})
+		hello := tlstest.CaptureClientHello(t, &tls.Config{ServerName: "localhost", MaxVersion: tls.VersionTLS12})
 		if _, err := c.Write(hello); err != nil {
 			t.Fatal(err)
 		}
 		// The server answers its flight, then waits for ours in vain.
 		start := time.Now()
-		_, err := iopReadAll(c, 5*time.Second)
+		_, err := tlstest.ReadToEnd(c, 5*time.Second)
 		if errors.Is(err, os.ErrDeadlineExceeded) || time.Since(start) > 3*time.Second {
-			t.Fatalf("connection not cut off: %s after %v", iopDescribeEnd(err), time.Since(start))
+			t.Fatalf("connection not cut off: %s after %v", tlstest.DescribeEnd(err), time.Since(start))
 		}
 	})
 	t.Run("idle", func(t *testing.T) {

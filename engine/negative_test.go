@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/lucid-edge/lucid/engine"
+	"github.com/lucid-edge/lucid/internal/clienthellos"
+	"github.com/lucid-edge/lucid/internal/tlstest"
 )
 
 // Alert codes (RFC 8446 §6).
@@ -30,7 +32,7 @@ const (
 func TestNegativeTLS11OnlyClientHello(t *testing.T) {
 	s := iopStartDefault(t)
 	for _, v := range []uint16{tls.VersionTLS11, tls.VersionTLS10} {
-		hello := iopCaptureClientHello(t, &tls.Config{ServerName: "localhost", MinVersion: tls.VersionTLS10, MaxVersion: v})
+		hello := tlstest.CaptureClientHello(t, &tls.Config{ServerName: "localhost", MinVersion: tls.VersionTLS10, MaxVersion: v})
 		iopExpectPlainAlert(t, s, hello, false, alProtocolVersion,
 			"RFC 8446 App. D: a server that supports neither offered version must abort with protocol_version")
 	}
@@ -56,16 +58,16 @@ func TestNegativeUnknownContentType(t *testing.T) {
 
 func TestNegativeDuplicateExtension(t *testing.T) {
 	s := iopStartDefault(t)
-	ch := iopParseCHRecord(t, iopLoadHello(t, "1-go126.bin"))
-	i := ch.find(0x0000)
+	ch := tlstest.ParseClientHelloRecord(t, clienthellos.Record("1-go126.bin"))
+	i := ch.Find(0x0000)
 	if i < 0 {
 		t.Fatal("no server_name extension in 1-go126.bin")
 	}
-	dup := ch.clone()
-	sni := dup.exts[i]
-	dup.exts = append(dup.exts[:i+1], append([]iopExt{{typ: sni.typ, data: sni.data}}, dup.exts[i+1:]...)...)
-	rec := dup.record()
-	if len(rec) != len(iopLoadHello(t, "1-go126.bin"))+4+len(sni.data) {
+	dup := ch.Clone()
+	sni := dup.Extensions[i]
+	dup.Extensions = append(dup.Extensions[:i+1], append([]tlstest.Extension{{Type: sni.Type, Data: sni.Data}}, dup.Extensions[i+1:]...)...)
+	rec := dup.Record()
+	if len(rec) != len(clienthellos.Record("1-go126.bin"))+4+len(sni.Data) {
 		t.Fatalf("rebuilt record has unexpected size %d", len(rec))
 	}
 	iopExpectPlainAlert(t, s, rec, false, alIllegalParameter,
@@ -75,29 +77,29 @@ func TestNegativeDuplicateExtension(t *testing.T) {
 
 func TestNegativeMissingKeyShare(t *testing.T) {
 	s := iopStartDefault(t)
-	ch := iopParseCHRecord(t, iopLoadHello(t, "1-go126.bin"))
-	if ch.find(0x0033) < 0 || ch.find(0x000a) < 0 || ch.find(0x002b) < 0 {
+	ch := tlstest.ParseClientHelloRecord(t, clienthellos.Record("1-go126.bin"))
+	if ch.Find(0x0033) < 0 || ch.Find(0x000a) < 0 || ch.Find(0x002b) < 0 {
 		t.Fatal("1-go126.bin lacks key_share/supported_groups/supported_versions")
 	}
-	ch.remove(0x0033)
-	iopExpectPlainAlert(t, s, ch.record(), false, alMissingExtension,
+	ch.Without(t, 0x0033)
+	iopExpectPlainAlert(t, s, ch.Record(), false, alMissingExtension,
 		"RFC 8446 §9.2: supported_groups without key_share -> missing_extension")
 	iopCheckGood(t, s)
 }
 
 func TestNegativeTruncatedClientHello(t *testing.T) {
 	s := iopStartDefault(t)
-	ch := iopParseCHRecord(t, iopLoadHello(t, "1-go126.bin"))
-	body := ch.body()
+	ch := tlstest.ParseClientHelloRecord(t, clienthellos.Record("1-go126.bin"))
+	body := ch.Body()
 
 	// Extensions block length claims one byte more than the message holds;
 	// handshake and record lengths are self-consistent.
 	t.Run("ExtensionsLengthTooLong", func(t *testing.T) {
 		b := bytes.Clone(body)
-		p := len(ch.prefix)
+		p := ch.ExtensionsOffset()
 		el := int(b[p])<<8 | int(b[p+1]) + 1
 		b[p], b[p+1] = byte(el>>8), byte(el)
-		iopExpectPlainAlert(t, s, iopHSRecord(ch.recVers, 1, b, nil), false, alDecodeError,
+		iopExpectPlainAlert(t, s, tlstest.HandshakeRecord(ch.RecordVersion, 1, b), false, alDecodeError,
 			"RFC 8446 §6.2 decode_error: length of a field incorrect")
 		iopCheckGood(t, s)
 	})
@@ -106,7 +108,7 @@ func TestNegativeTruncatedClientHello(t *testing.T) {
 	// record carries: the declared message is internally truncated.
 	t.Run("HandshakeLengthShort", func(t *testing.T) {
 		short := len(body) - 10
-		rec := iopHSRecord(ch.recVers, 1, body[:short], nil)
+		rec := tlstest.HandshakeRecord(ch.RecordVersion, 1, body[:short])
 		iopExpectPlainAlert(t, s, rec, false, alDecodeError,
 			"RFC 8446 §6.2 decode_error: ClientHello body ends inside the extensions block")
 		iopCheckGood(t, s)
@@ -116,7 +118,7 @@ func TestNegativeTruncatedClientHello(t *testing.T) {
 	// another handshake message: RFC 8446 §5.1 (messages preceding a key change
 	// must align with a record boundary) -> unexpected_message.
 	t.Run("TrailingDataAfterClientHello", func(t *testing.T) {
-		full := ch.record()
+		full := ch.Record()
 		msg := append(bytes.Clone(full[5:]), 0x01, 0x00)
 		rec := []byte{0x16, 0x03, 0x01, byte(len(msg) >> 8), byte(len(msg))}
 		rec = append(rec, msg...)
@@ -129,17 +131,17 @@ func TestNegativeTruncatedClientHello(t *testing.T) {
 	// server cannot decide before EOF; at EOF either a decode_error alert or a
 	// silent clean close is acceptable. Never a RST, never a hang.
 	t.Run("HeaderClaimsMoreThenHalfClose", func(t *testing.T) {
-		rec := iopHSRecord(ch.recVers, 1, body[:200], &[]int{len(body)}[0])
+		rec := tlstest.HandshakeRecordDeclaring(ch.RecordVersion, 1, body[:200], len(body))
 		c := iopDialTCP(t, s)
 		c.Write(rec)
 		c.(interface{ CloseWrite() error }).CloseWrite()
-		got, err := iopReadAll(c, 5*time.Second)
-		t.Logf("reply % x, end %s", got, iopDescribeEnd(err))
-		if len(got) != 0 && !bytes.Equal(got, iopAlertRecord(alDecodeError)) {
-			t.Errorf("reply = % x, want nothing or decode_error alert % x", got, iopAlertRecord(alDecodeError))
+		got, err := tlstest.ReadToEnd(c, 5*time.Second)
+		t.Logf("reply % x, end %s", got, tlstest.DescribeEnd(err))
+		if len(got) != 0 && !bytes.Equal(got, tlstest.AlertRecord(alDecodeError)) {
+			t.Errorf("reply = % x, want nothing or decode_error alert % x", got, tlstest.AlertRecord(alDecodeError))
 		}
 		if !errors.Is(err, io.EOF) {
-			t.Errorf("connection ended with %s, want clean EOF", iopDescribeEnd(err))
+			t.Errorf("connection ended with %s, want clean EOF", tlstest.DescribeEnd(err))
 		}
 		iopCheckGood(t, s)
 	})
@@ -149,25 +151,25 @@ func TestNegativeTruncatedClientHello(t *testing.T) {
 // timeout; meanwhile other clients are served.
 func TestNegativeStallMidRecord(t *testing.T) {
 	s := iopStart(t, engine.TerminateConfig{Addr: "127.0.0.1:0", Loops: 2, HandshakeTimeout: time.Second})
-	hello := iopLoadHello(t, "1-go126.bin")
+	hello := clienthellos.Record("1-go126.bin")
 	c := iopDialTCP(t, s)
 	start := time.Now()
 	if _, err := c.Write(hello[:len(hello)/2]); err != nil {
 		t.Fatal(err)
 	}
 	iopCheckGood(t, s) // served while the other connection stalls
-	got, err := iopReadAll(c, 6*time.Second)
+	got, err := tlstest.ReadToEnd(c, 6*time.Second)
 	el := time.Since(start)
-	t.Logf("stalled client: got % x after %v, end %s", got, el, iopDescribeEnd(err))
+	t.Logf("stalled client: got % x after %v, end %s", got, el, tlstest.DescribeEnd(err))
 	if errors.Is(err, io.EOF) && el < 900*time.Millisecond {
 		t.Errorf("closed after %v, before the 1s handshake timeout", el)
 	}
 	if !errors.Is(err, io.EOF) {
-		t.Errorf("stalled connection ended with %s, want clean close by the 1s handshake timeout", iopDescribeEnd(err))
+		t.Errorf("stalled connection ended with %s, want clean close by the 1s handshake timeout", tlstest.DescribeEnd(err))
 	}
 	if len(got) != 0 {
-		recs, rest := iopParseRecords(got)
-		if len(rest) != 0 || len(recs) != 1 || recs[0].typ != recAlert {
+		recs, rest := tlstest.ParseRecords(got)
+		if len(rest) != 0 || len(recs) != 1 || recs[0].Type != tlstest.RecordAlert {
 			t.Errorf("stalled client got non-alert bytes % x", got)
 		}
 	}
@@ -179,15 +181,15 @@ func TestNegativeGarbage(t *testing.T) {
 	s := iopStartDefault(t)
 	c := iopDialTCP(t, s)
 	c.Write([]byte("GET / HTTP/1.1\r\nHost: localhost\r\n\r\n"))
-	got, err := iopReadAll(c, 5*time.Second)
-	t.Logf("reply % x, end %s", got, iopDescribeEnd(err))
+	got, err := tlstest.ReadToEnd(c, 5*time.Second)
+	t.Logf("reply % x, end %s", got, tlstest.DescribeEnd(err))
 	if len(got) != 7 || !bytes.Equal(got[:6], []byte{0x15, 0x03, 0x03, 0x00, 0x02, 0x02}) {
 		t.Errorf("reply = % x, want one fatal plaintext alert (0x47 'G' is not a content type: unexpected_message expected)", got)
 	} else if got[6] != alUnexpectedMessage {
 		t.Logf("alert code %d (unexpected_message=10 would be the most precise)", got[6])
 	}
 	if !errors.Is(err, io.EOF) {
-		t.Errorf("connection ended with %s, want clean EOF after the alert", iopDescribeEnd(err))
+		t.Errorf("connection ended with %s, want clean EOF after the alert", tlstest.DescribeEnd(err))
 	}
 	iopCheckGood(t, s)
 }
@@ -197,25 +199,25 @@ func TestNegativeGarbage(t *testing.T) {
 // records the test encrypts itself.
 func TestNegativePuppetControl(t *testing.T) {
 	s := iopStartNoTickets(t)
-	p := iopNewPuppet(t, s)
-	for _, r := range p.client {
-		p.send(r.raw())
+	p := tlstest.NewPuppet(t, iopDialTCP(t, s), s.goConfig())
+	for _, r := range p.Client {
+		p.Send(r.Bytes())
 	}
-	k := p.clientKey("CLIENT_TRAFFIC_SECRET_0")
-	p.send(k.seal(0x17, []byte(iopReqClose)))
-	recs, end := p.collect(5 * time.Second)
-	inner, err := p.decryptAfter(recs)
+	k := p.ClientKey("CLIENT_TRAFFIC_SECRET_0")
+	p.Send(k.Seal(0x17, []byte(iopReqClose)))
+	recs, end := p.Collect(5 * time.Second)
+	inner, err := p.DecryptAfter(recs)
 	if err != nil {
 		t.Fatalf("decrypt: %v", err)
 	}
 	var app []byte
 	var sawCloseNotify bool
 	for _, in := range inner {
-		switch in.typ {
+		switch in.Type {
 		case 0x17:
-			app = append(app, in.content...)
+			app = append(app, in.Content...)
 		case 0x15:
-			sawCloseNotify = bytes.Equal(in.content, []byte{1, 0}) || (len(in.content) == 2 && in.content[1] == 0)
+			sawCloseNotify = bytes.Equal(in.Content, []byte{1, 0}) || (len(in.Content) == 2 && in.Content[1] == 0)
 		}
 	}
 	if !bytes.Contains(app, []byte("200 OK")) || !bytes.HasSuffix(app, []byte(iopBody)) {
@@ -225,7 +227,7 @@ func TestNegativePuppetControl(t *testing.T) {
 		t.Errorf("no close_notify after Connection: close")
 	}
 	if !errors.Is(end, io.EOF) {
-		t.Errorf("connection ended with %s", iopDescribeEnd(end))
+		t.Errorf("connection ended with %s", tlstest.DescribeEnd(end))
 	}
 	iopCheckGood(t, s)
 }
@@ -233,10 +235,10 @@ func TestNegativePuppetControl(t *testing.T) {
 // Two ChangeCipherSpec records before the client Finished.
 func TestNegativeDoubleCCS(t *testing.T) {
 	s := iopStart(t, engine.TerminateConfig{Addr: "127.0.0.1:0", Loops: 2, HandshakeTimeout: 3 * time.Second, NoTickets: true})
-	p := iopNewPuppet(t, s)
+	p := tlstest.NewPuppet(t, iopDialTCP(t, s), s.goConfig())
 	ccs := []byte{0x14, 0x03, 0x03, 0x00, 0x01, 0x01}
-	p.send(append(bytes.Clone(ccs), ccs...))
-	p.expectEncryptedAlert(alUnexpectedMessage,
+	p.Send(append(bytes.Clone(ccs), ccs...))
+	p.ExpectEncryptedAlert(alUnexpectedMessage,
 		"only one compatibility CCS is expected (RFC 8446 App. D.4); the second is an unexpected message")
 	iopCheckGood(t, s)
 }
@@ -244,9 +246,9 @@ func TestNegativeDoubleCCS(t *testing.T) {
 // A CCS record whose content is not 0x01.
 func TestNegativeBadCCSValue(t *testing.T) {
 	s := iopStart(t, engine.TerminateConfig{Addr: "127.0.0.1:0", Loops: 2, HandshakeTimeout: 3 * time.Second, NoTickets: true})
-	p := iopNewPuppet(t, s)
-	p.send([]byte{0x14, 0x03, 0x03, 0x00, 0x01, 0x02})
-	p.expectEncryptedAlert(alUnexpectedMessage,
+	p := tlstest.NewPuppet(t, iopDialTCP(t, s), s.goConfig())
+	p.Send([]byte{0x14, 0x03, 0x03, 0x00, 0x01, 0x02})
+	p.ExpectEncryptedAlert(alUnexpectedMessage,
 		"RFC 8446 §5: any other change_cipher_spec value MUST abort with unexpected_message")
 	iopCheckGood(t, s)
 }
@@ -254,37 +256,37 @@ func TestNegativeBadCCSValue(t *testing.T) {
 // A client Finished with wrong verify_data.
 func TestNegativeWrongFinished(t *testing.T) {
 	s := iopStart(t, engine.TerminateConfig{Addr: "127.0.0.1:0", Loops: 2, HandshakeTimeout: 3 * time.Second, NoTickets: true})
-	p := iopNewPuppet(t, s)
-	h, _ := iopSuiteHash(p.suite)
+	p := tlstest.NewPuppet(t, iopDialTCP(t, s), s.goConfig())
+	h, _ := tlstest.SuiteHash(p.Suite)
 	vd := make([]byte, h().Size())
 	rand.Read(vd)
-	k := p.clientKey("CLIENT_HANDSHAKE_TRAFFIC_SECRET")
+	k := p.ClientKey("CLIENT_HANDSHAKE_TRAFFIC_SECRET")
 	msg := append([]byte{20, 0, 0, byte(len(vd))}, vd...)
-	p.send(k.seal(0x16, msg))
-	p.expectEncryptedAlert(alDecryptError, "RFC 8446 §4.4.4: incorrect Finished -> decrypt_error")
+	p.Send(k.Seal(0x16, msg))
+	p.ExpectEncryptedAlert(alDecryptError, "RFC 8446 §4.4.4: incorrect Finished -> decrypt_error")
 	iopCheckGood(t, s)
 }
 
 // A client Finished whose length does not match the hash size.
 func TestNegativeShortFinished(t *testing.T) {
 	s := iopStart(t, engine.TerminateConfig{Addr: "127.0.0.1:0", Loops: 2, HandshakeTimeout: 3 * time.Second, NoTickets: true})
-	p := iopNewPuppet(t, s)
-	k := p.clientKey("CLIENT_HANDSHAKE_TRAFFIC_SECRET")
+	p := tlstest.NewPuppet(t, iopDialTCP(t, s), s.goConfig())
+	k := p.ClientKey("CLIENT_HANDSHAKE_TRAFFIC_SECRET")
 	msg := append([]byte{20, 0, 0, 12}, make([]byte, 12)...)
-	p.send(k.seal(0x16, msg))
-	p.expectEncryptedAlert(alDecodeError, "RFC 8446 §6.2: Finished of the wrong length -> decode_error")
+	p.Send(k.Seal(0x16, msg))
+	p.ExpectEncryptedAlert(alDecodeError, "RFC 8446 §6.2: Finished of the wrong length -> decode_error")
 	iopCheckGood(t, s)
 }
 
 // A protected record that does not authenticate.
 func TestNegativeBadRecordMAC(t *testing.T) {
 	s := iopStart(t, engine.TerminateConfig{Addr: "127.0.0.1:0", Loops: 2, HandshakeTimeout: 3 * time.Second, NoTickets: true})
-	p := iopNewPuppet(t, s)
+	p := tlstest.NewPuppet(t, iopDialTCP(t, s), s.goConfig())
 	junk := make([]byte, 53)
 	rand.Read(junk)
 	rec := append([]byte{0x17, 0x03, 0x03, 0x00, byte(len(junk))}, junk...)
-	p.send(rec)
-	p.expectEncryptedAlert(alBadRecordMAC, "RFC 8446 §5.2: decryption failure -> bad_record_mac")
+	p.Send(rec)
+	p.ExpectEncryptedAlert(alBadRecordMAC, "RFC 8446 §5.2: decryption failure -> bad_record_mac")
 	iopCheckGood(t, s)
 }
 

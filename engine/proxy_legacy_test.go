@@ -35,6 +35,7 @@ import (
 	"github.com/VictoriaMetrics/metrics"
 
 	"github.com/lucid-edge/lucid/engine"
+	"github.com/lucid-edge/lucid/internal/tlstest"
 	"github.com/lucid-edge/lucid/tlsmitm"
 )
 
@@ -211,7 +212,7 @@ func TestProxyTLS12GoClient(t *testing.T) {
 	t.Run("keep-alive, then close_notify", func(t *testing.T) {
 		roots := x509.NewCertPool()
 		roots.AddCert(w.ca.Root())
-		rc := &iopRecConn{Conn: w.dial12(t, "origin.test")}
+		rc := &tlstest.RecordingConn{Conn: w.dial12(t, "origin.test")}
 		tc := tls.Client(rc, &tls.Config{ServerName: "origin.test", RootCAs: roots, MaxVersion: tls.VersionTLS12})
 		br := bufio.NewReader(tc)
 		for i, req := range []string{
@@ -227,8 +228,8 @@ func TestProxyTLS12GoClient(t *testing.T) {
 		if n, err := br.Read(make([]byte, 1)); n != 0 || err != io.EOF {
 			t.Fatalf("after Connection: close: %d bytes, %v; want the end of the stream", n, err)
 		}
-		if recs, rest := iopParseRecords(rc.received()); len(recs) == 0 || recs[len(recs)-1].typ != recAlert || len(rest) != 0 {
-			t.Fatalf("the stream does not end with an alert record (close_notify): %s", iopSummarize(rc.received()))
+		if recs, rest := tlstest.ParseRecords(rc.Received()); len(recs) == 0 || recs[len(recs)-1].Type != tlstest.RecordAlert || len(rest) != 0 {
+			t.Fatalf("the stream does not end with an alert record (close_notify): %s", tlstest.Summarize(rc.Received()))
 		}
 		w.waitLog(t, `"url":"https://origin.test/keep/2"`, `"status":200`, `"version":"TLS1.2"`)
 	})
@@ -383,15 +384,15 @@ func TestProxyTLS12NoEMSRefused(t *testing.T) {
 	w := newWorld(t)
 	w.origin(t, "origin.test", time.Now().Add(-time.Hour), time.Now().Add(24*time.Hour))
 	w.startProxy(t, "acme", func(string) string { return engine.ActionInspect })
-	ch := iopParseCHRecord(t, iopCaptureClientHello(t, &tls.Config{ServerName: "origin.test", MaxVersion: tls.VersionTLS12}))
-	ch.remove(0x0017)
+	ch := tlstest.ParseClientHelloRecord(t, tlstest.CaptureClientHello(t, &tls.Config{ServerName: "origin.test", MaxVersion: tls.VersionTLS12}))
+	ch.Without(t, 0x0017)
 	conn := w.dial12(t, "origin.test")
-	if _, err := conn.Write(ch.record()); err != nil {
+	if _, err := conn.Write(ch.Record()); err != nil {
 		t.Fatal(err)
 	}
-	got, err := iopReadAll(conn, 5*time.Second)
-	if want := iopAlertRecord(40); !bytes.Equal(got, want) || !errors.Is(err, io.EOF) {
-		t.Fatalf("got %s ending in %s, want the handshake_failure alert % x and EOF", iopSummarize(got), iopDescribeEnd(err), want)
+	got, err := tlstest.ReadToEnd(conn, 5*time.Second)
+	if want := tlstest.AlertRecord(40); !bytes.Equal(got, want) || !errors.Is(err, io.EOF) {
+		t.Fatalf("got %s ending in %s, want the handshake_failure alert % x and EOF", tlstest.Summarize(got), tlstest.DescribeEnd(err), want)
 	}
 	if _, reached := w.hellos.Load("origin.test"); reached {
 		t.Error("the origin was contacted for a refused hello")
@@ -531,15 +532,15 @@ func TestProxyTLS12HandshakeTimeout(t *testing.T) {
 	w.proxy = p
 	conn := w.dial12(t, "origin.test")
 	start := time.Now()
-	if _, err := conn.Write(iopCaptureClientHello(t, &tls.Config{ServerName: "origin.test", MaxVersion: tls.VersionTLS12})); err != nil {
+	if _, err := conn.Write(tlstest.CaptureClientHello(t, &tls.Config{ServerName: "origin.test", MaxVersion: tls.VersionTLS12})); err != nil {
 		t.Fatal(err)
 	}
-	got, err := iopReadAll(conn, 10*time.Second)
+	got, err := tlstest.ReadToEnd(conn, 10*time.Second)
 	if errors.Is(err, os.ErrDeadlineExceeded) || time.Since(start) > 5*time.Second {
-		t.Fatalf("a stalled TLS 1.2 handshake was not cut off: %s after %v", iopDescribeEnd(err), time.Since(start))
+		t.Fatalf("a stalled TLS 1.2 handshake was not cut off: %s after %v", tlstest.DescribeEnd(err), time.Since(start))
 	}
-	if recs, _ := iopParseRecords(got); len(recs) == 0 || recs[0].typ != recHandshake {
-		t.Fatalf("the proxy did not answer the hello before the timeout: %s", iopSummarize(got))
+	if recs, _ := tlstest.ParseRecords(got); len(recs) == 0 || recs[0].Type != tlstest.RecordHandshake {
+		t.Fatalf("the proxy did not answer the hello before the timeout: %s", tlstest.Summarize(got))
 	}
 }
 

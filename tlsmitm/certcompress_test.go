@@ -21,6 +21,8 @@ import (
 	"github.com/andybalholm/brotli"
 	"github.com/klauspost/compress/zstd"
 	utls "github.com/refraction-networking/utls"
+
+	"github.com/lucid-edge/lucid/internal/tlstest"
 )
 
 // testChain is a leaf signed by an intermediate signed by a root, the shape
@@ -239,9 +241,9 @@ func TestClientHelloCompressCertificate(t *testing.T) {
 		}
 		return b
 	}
-	h := splitHello(t, goHello(t))
-	h.set(extCompressCertificate, vec8(CertCompressionZlib, CertCompressionBrotli, CertCompressionZstd, 0x1a1a, 7))
-	ch, err := ParseClientHello(h.bytes())
+	h := tlstest.ParseClientHello(t, goHello(t))
+	h.Set(extCompressCertificate, vec8(CertCompressionZlib, CertCompressionBrotli, CertCompressionZstd, 0x1a1a, 7))
+	ch, err := ParseClientHello(h.Message())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -261,8 +263,8 @@ func TestClientHelloCompressCertificate(t *testing.T) {
 		"trailing byte":    {2, 0, 1, 9},
 		"no vector at all": {},
 	} {
-		h := splitHello(t, goHello(t)).set(extCompressCertificate, data)
-		_, err := ParseClientHello(h.bytes())
+		h := tlstest.ParseClientHello(t, goHello(t)).Set(extCompressCertificate, data)
+		_, err := ParseClientHello(h.Message())
 		if err == nil {
 			t.Errorf("%s: accepted", name)
 			continue

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+
+	"github.com/lucid-edge/lucid/internal/tlstest"
 )
 
 // Real ClientHellos, copied from /work/shared/testdata/clienthellos (see the
@@ -56,7 +58,9 @@ func helloRecord(msg []byte) []byte {
 }
 
 // rawHello is a ClientHello split into its fields by a parser independent of
-// the one under test, so malformed hellos can be built from real ones.
+// the one under test, so malformed hellos can be built from real ones. Only
+// upstream_test.go uses it; the other tests split hellos with
+// tlstest.ParseClientHello.
 type rawHello struct {
 	version      []byte
 	random       []byte
@@ -199,15 +203,15 @@ func TestClientHelloFiles(t *testing.T) {
 			}
 
 			// The extension list, in order, agrees with the test's own split.
-			raw := splitHello(t, body)
+			raw := tlstest.ParseClientHello(t, body)
 			var types []uint16
-			for _, e := range raw.exts {
-				types = append(types, e.typ)
+			for _, e := range raw.Extensions {
+				types = append(types, e.Type)
 			}
 			if !slices.Equal(ch.Extensions, types) {
 				t.Errorf("Extensions = %v, want %v", ch.Extensions, types)
 			}
-			if !bytes.Equal(raw.bytes(), body) {
+			if !bytes.Equal(raw.Message(), body) {
 				t.Fatal("test re-serializer does not round-trip the hello")
 			}
 
@@ -264,10 +268,10 @@ func wantAlert(t *testing.T, err error, a Alert) {
 
 func TestClientHelloMalformed(t *testing.T) {
 	base := goHello(t)
-	edit := func(f func(h *rawHello)) []byte {
-		h := splitHello(t, base)
+	edit := func(f func(h *tlstest.ClientHello)) []byte {
+		h := tlstest.ParseClientHello(t, base)
 		f(h)
-		return h.bytes()
+		return h.Message()
 	}
 	x25519Share := func(t *testing.T) []byte {
 		ch, err := ParseClientHello(bytes.Clone(base))
@@ -288,27 +292,27 @@ func TestClientHelloMalformed(t *testing.T) {
 		msg  []byte
 		want Alert
 	}{
-		{"duplicate server_name", edit(func(h *rawHello) {
-			h.exts = slices.Insert(h.exts, 1, h.exts[h.find(extServerName)])
+		{"duplicate server_name", edit(func(h *tlstest.ClientHello) {
+			h.Extensions = slices.Insert(h.Extensions, 1, h.Extensions[h.Find(extServerName)])
 		}), AlertIllegalParameter},
-		{"duplicate supported_versions at the end", edit(func(h *rawHello) {
-			h.exts = append(h.exts, h.exts[h.find(extSupportedVersions)])
+		{"duplicate supported_versions at the end", edit(func(h *tlstest.ClientHello) {
+			h.Extensions = append(h.Extensions, h.Extensions[h.Find(extSupportedVersions)])
 		}), AlertIllegalParameter},
-		{"duplicate unknown extension", edit(func(h *rawHello) {
-			h.exts = append([]rawExt{{0xff00, nil}, {0xff00, nil}}, h.exts...)
+		{"duplicate unknown extension", edit(func(h *tlstest.ClientHello) {
+			h.Extensions = append([]tlstest.Extension{{Type: 0xff00}, {Type: 0xff00}}, h.Extensions...)
 		}), AlertIllegalParameter},
-		{"session id of 33 bytes", edit(func(h *rawHello) { h.sessionID = make([]byte, 33) }), AlertDecodeError},
-		{"session id of 255 bytes", edit(func(h *rawHello) { h.sessionID = make([]byte, 255) }), AlertDecodeError},
-		{"pre_shared_key not last", edit(func(h *rawHello) {
-			h.exts = slices.Insert(h.exts, len(h.exts)-1, rawExt{extPreSharedKey, []byte{0, 0, 0, 0}})
+		{"session id of 33 bytes", edit(func(h *tlstest.ClientHello) { h.SessionID = make([]byte, 33) }), AlertDecodeError},
+		{"session id of 255 bytes", edit(func(h *tlstest.ClientHello) { h.SessionID = make([]byte, 255) }), AlertDecodeError},
+		{"pre_shared_key not last", edit(func(h *tlstest.ClientHello) {
+			h.Extensions = slices.Insert(h.Extensions, len(h.Extensions)-1, tlstest.Extension{Type: extPreSharedKey, Data: []byte{0, 0, 0, 0}})
 		}), AlertIllegalParameter},
-		{"pre_shared_key first", edit(func(h *rawHello) {
-			h.exts = slices.Insert(h.exts, 0, rawExt{extPreSharedKey, nil})
+		{"pre_shared_key first", edit(func(h *tlstest.ClientHello) {
+			h.Extensions = slices.Insert(h.Extensions, 0, tlstest.Extension{Type: extPreSharedKey})
 		}), AlertIllegalParameter},
-		{"record_size_limit 63", edit(func(h *rawHello) { h.set(extRecordSizeLimit, []byte{0, 63}) }), AlertIllegalParameter},
-		{"record_size_limit 0", edit(func(h *rawHello) { h.set(extRecordSizeLimit, []byte{0, 0}) }), AlertIllegalParameter},
-		{"record_size_limit of 3 bytes", edit(func(h *rawHello) { h.set(extRecordSizeLimit, []byte{0x40, 0, 1}) }), AlertDecodeError},
-		{"two shares for X25519", edit(func(h *rawHello) {
+		{"record_size_limit 63", edit(func(h *tlstest.ClientHello) { h.Set(extRecordSizeLimit, []byte{0, 63}) }), AlertIllegalParameter},
+		{"record_size_limit 0", edit(func(h *tlstest.ClientHello) { h.Set(extRecordSizeLimit, []byte{0, 0}) }), AlertIllegalParameter},
+		{"record_size_limit of 3 bytes", edit(func(h *tlstest.ClientHello) { h.Set(extRecordSizeLimit, []byte{0x40, 0, 1}) }), AlertDecodeError},
+		{"two shares for X25519", edit(func(h *tlstest.ClientHello) {
 			s := x25519Share(t)
 			var l []byte
 			for i := 0; i < 2; i++ {
@@ -316,31 +320,31 @@ func TestClientHelloMalformed(t *testing.T) {
 				l = putU16(l, uint16(len(s)))
 				l = append(l, s...)
 			}
-			h.set(extKeyShare, append(putU16(nil, uint16(len(l))), l...))
+			h.Set(extKeyShare, append(putU16(nil, uint16(len(l))), l...))
 		}), AlertIllegalParameter},
-		{"empty key share entry", edit(func(h *rawHello) { h.set(extKeyShare, []byte{0, 4, 0, 0x1d, 0, 0}) }), AlertDecodeError},
-		{"supported_versions of odd length", edit(func(h *rawHello) { h.set(extSupportedVersions, []byte{3, 3, 4, 3}) }), AlertDecodeError},
-		{"supported_groups empty", edit(func(h *rawHello) { h.set(extSupportedGroups, []byte{0, 0}) }), AlertDecodeError},
-		{"ALPN with an empty name", edit(func(h *rawHello) { h.set(extALPN, []byte{0, 4, 2, 'h', '2', 0}) }), AlertDecodeError},
-		{"ALPN list empty", edit(func(h *rawHello) { h.set(extALPN, []byte{0, 0}) }), AlertDecodeError},
-		{"early_data with a body", edit(func(h *rawHello) { h.set(extEarlyData, []byte{0}) }), AlertDecodeError},
-		{"server_name with a space", edit(func(h *rawHello) {
-			h.set(extServerName, []byte{0, 6, 0, 0, 3, 'a', ' ', 'b'})
+		{"empty key share entry", edit(func(h *tlstest.ClientHello) { h.Set(extKeyShare, []byte{0, 4, 0, 0x1d, 0, 0}) }), AlertDecodeError},
+		{"supported_versions of odd length", edit(func(h *tlstest.ClientHello) { h.Set(extSupportedVersions, []byte{3, 3, 4, 3}) }), AlertDecodeError},
+		{"supported_groups empty", edit(func(h *tlstest.ClientHello) { h.Set(extSupportedGroups, []byte{0, 0}) }), AlertDecodeError},
+		{"ALPN with an empty name", edit(func(h *tlstest.ClientHello) { h.Set(extALPN, []byte{0, 4, 2, 'h', '2', 0}) }), AlertDecodeError},
+		{"ALPN list empty", edit(func(h *tlstest.ClientHello) { h.Set(extALPN, []byte{0, 0}) }), AlertDecodeError},
+		{"early_data with a body", edit(func(h *tlstest.ClientHello) { h.Set(extEarlyData, []byte{0}) }), AlertDecodeError},
+		{"server_name with a space", edit(func(h *tlstest.ClientHello) {
+			h.Set(extServerName, []byte{0, 6, 0, 0, 3, 'a', ' ', 'b'})
 		}), AlertIllegalParameter},
-		{"two host names", edit(func(h *rawHello) {
-			h.set(extServerName, []byte{0, 8, 0, 0, 1, 'a', 0, 0, 1, 'b'})
+		{"two host names", edit(func(h *tlstest.ClientHello) {
+			h.Set(extServerName, []byte{0, 8, 0, 0, 1, 'a', 0, 0, 1, 'b'})
 		}), AlertIllegalParameter},
 		{"extension length past the block", func() []byte {
-			h := splitHello(t, base)
-			b := h.bytes()
-			at := len(b) - len(h.exts[len(h.exts)-1].data) - 2
+			h := tlstest.ParseClientHello(t, base)
+			b := h.Message()
+			at := len(b) - len(h.Extensions[len(h.Extensions)-1].Data) - 2
 			// The last extension claims one byte more than there is.
-			putU16(b[:at], uint16(len(h.exts[len(h.exts)-1].data)+1))
+			putU16(b[:at], uint16(len(h.Extensions[len(h.Extensions)-1].Data)+1))
 			return b
 		}(), AlertDecodeError},
-		{"no compression method", edit(func(h *rawHello) { h.compressions = nil }), AlertDecodeError},
-		{"odd cipher_suites", edit(func(h *rawHello) { h.suites = h.suites[:3] }), AlertDecodeError},
-		{"empty cipher_suites", edit(func(h *rawHello) { h.suites = nil }), AlertDecodeError},
+		{"no compression method", edit(func(h *tlstest.ClientHello) { h.Compressions = nil }), AlertDecodeError},
+		{"odd cipher_suites", edit(func(h *tlstest.ClientHello) { h.CipherSuites = h.CipherSuites[:3] }), AlertDecodeError},
+		{"empty cipher_suites", edit(func(h *tlstest.ClientHello) { h.CipherSuites = nil }), AlertDecodeError},
 		{"trailing byte after the extensions", func() []byte {
 			b := append(bytes.Clone(base), 0)
 			closeVec(b, 1, 3)
@@ -357,16 +361,18 @@ func TestClientHelloMalformed(t *testing.T) {
 
 	// Controls: the edits above are only wrong where the case says so.
 	controls := map[string][]byte{
-		"pre_shared_key last": edit(func(h *rawHello) {
+		"pre_shared_key last": edit(func(h *tlstest.ClientHello) {
 			// One identity "x" with its age, one 32-byte binder.
 			psk := slices.Concat([]byte{0, 7, 0, 1, 'x', 0, 0, 0, 0, 0, 33, 32}, make([]byte, 32))
-			h.exts = append(h.exts, rawExt{extPreSharedKey, psk})
+			h.Extensions = append(h.Extensions, tlstest.Extension{Type: extPreSharedKey, Data: psk})
 		}),
-		"record_size_limit 64":   edit(func(h *rawHello) { h.set(extRecordSizeLimit, []byte{0, 64}) }),
-		"session id of 32 bytes": edit(func(h *rawHello) { h.sessionID = make([]byte, 32) }),
-		"session id empty":       edit(func(h *rawHello) { h.sessionID = nil }),
-		"unknown extension":      edit(func(h *rawHello) { h.exts = append([]rawExt{{0xff00, []byte{1, 2, 3}}}, h.exts...) }),
-		"no extensions":          edit(func(h *rawHello) { h.exts = nil }),
+		"record_size_limit 64":   edit(func(h *tlstest.ClientHello) { h.Set(extRecordSizeLimit, []byte{0, 64}) }),
+		"session id of 32 bytes": edit(func(h *tlstest.ClientHello) { h.SessionID = make([]byte, 32) }),
+		"session id empty":       edit(func(h *tlstest.ClientHello) { h.SessionID = nil }),
+		"unknown extension": edit(func(h *tlstest.ClientHello) {
+			h.Extensions = append([]tlstest.Extension{{Type: 0xff00, Data: []byte{1, 2, 3}}}, h.Extensions...)
+		}),
+		"no extensions": edit(func(h *tlstest.ClientHello) { h.Extensions = nil }),
 	}
 	for name, msg := range controls {
 		t.Run("control/"+name, func(t *testing.T) {
@@ -393,8 +399,8 @@ func TestClientHelloMalformed(t *testing.T) {
 		// Cut anywhere with the header length fixed up: the body itself is
 		// truncated. Only the cut right after compression_methods leaves a
 		// well-formed (pre-TLS 1.3, extension-less) hello.
-		h := splitHello(t, base)
-		noExts := 4 + 2 + 32 + 1 + len(h.sessionID) + 2 + len(h.suites) + 1 + len(h.compressions)
+		h := tlstest.ParseClientHello(t, base)
+		noExts := 4 + 2 + 32 + 1 + len(h.SessionID) + 2 + len(h.CipherSuites) + 1 + len(h.Compressions)
 		for n := 4; n < len(base); n++ {
 			b := bytes.Clone(base[:n])
 			closeVec(b, 1, 3)
@@ -416,8 +422,8 @@ func TestClientHelloMalformed(t *testing.T) {
 		// Go's hello shares X25519MLKEM768 and X25519; drop X25519 from
 		// supported_groups (§4.2.8). checkClientHello13 refuses it, so drive
 		// it through a Conn.
-		msg := edit(func(h *rawHello) {
-			h.set(extSupportedGroups, u16List(uint16(GroupX25519MLKEM768), uint16(GroupP256)))
+		msg := edit(func(h *tlstest.ClientHello) {
+			h.Set(extSupportedGroups, u16List(uint16(GroupX25519MLKEM768), uint16(GroupP256)))
 		})
 		if _, err := ParseClientHello(msg); err != nil {
 			t.Fatalf("the parser alone should accept it: %v", err)

@@ -2,14 +2,14 @@ package tlsmitm
 
 import (
 	"bytes"
-	"crypto/hkdf"
 	"crypto/tls"
 	"errors"
-	"hash"
 	"io"
 	"net"
 	"testing"
 	"time"
+
+	"github.com/lucid-edge/lucid/internal/tlstest"
 )
 
 // wantPlainAlert checks out ends with the unprotected fatal alert a.
@@ -45,10 +45,10 @@ func wantServerHello(t *testing.T, out []byte) {
 
 func TestRecordLayerErrors(t *testing.T) {
 	hello := goHello(t)
-	edit := func(f func(h *rawHello)) []byte {
-		h := splitHello(t, hello)
+	edit := func(f func(h *tlstest.ClientHello)) []byte {
+		h := tlstest.ParseClientHello(t, hello)
 		f(h)
-		return helloRecord(h.bytes())
+		return helloRecord(h.Message())
 	}
 	cases := []struct {
 		name string
@@ -69,25 +69,25 @@ func TestRecordLayerErrors(t *testing.T) {
 		{"empty handshake record", record(recordHandshake), AlertUnexpectedMessage},
 		{"first message is not a ClientHello", record(recordHandshake, typeFinished, 0, 0, 0), AlertUnexpectedMessage},
 		{"handshake message over 64 KiB", record(recordHandshake, typeClientHello, 1, 0, 1), AlertDecodeError},
-		{"TLS 1.2-only hello (no supported_versions)", edit(func(h *rawHello) { h.without(t, extSupportedVersions) }), AlertProtocolVersion},
-		{"hello without extensions", edit(func(h *rawHello) { h.exts = nil }), AlertProtocolVersion},
-		{"supported_versions without TLS 1.3", edit(func(h *rawHello) { h.set(extSupportedVersions, []byte{4, 3, 3, 3, 2}) }), AlertProtocolVersion},
-		{"no key_share", edit(func(h *rawHello) { h.without(t, extKeyShare) }), AlertMissingExtension},
-		{"no supported_groups", edit(func(h *rawHello) { h.without(t, extSupportedGroups) }), AlertMissingExtension},
-		{"no signature_algorithms", edit(func(h *rawHello) { h.without(t, extSignatureAlgorithms) }), AlertMissingExtension},
-		{"compression offered", edit(func(h *rawHello) { h.compressions = []byte{1, 0} }), AlertIllegalParameter},
-		{"no suite in common", edit(func(h *rawHello) { h.suites = []byte{0xc0, 0x2f} }), AlertHandshakeFailure},
-		{"no group in common", edit(func(h *rawHello) {
-			h.set(extSupportedGroups, u16List(0x0019))
-			h.set(extKeyShare, []byte{0, 0})
+		{"TLS 1.2-only hello (no supported_versions)", edit(func(h *tlstest.ClientHello) { h.Without(t, extSupportedVersions) }), AlertProtocolVersion},
+		{"hello without extensions", edit(func(h *tlstest.ClientHello) { h.Extensions = nil }), AlertProtocolVersion},
+		{"supported_versions without TLS 1.3", edit(func(h *tlstest.ClientHello) { h.Set(extSupportedVersions, []byte{4, 3, 3, 3, 2}) }), AlertProtocolVersion},
+		{"no key_share", edit(func(h *tlstest.ClientHello) { h.Without(t, extKeyShare) }), AlertMissingExtension},
+		{"no supported_groups", edit(func(h *tlstest.ClientHello) { h.Without(t, extSupportedGroups) }), AlertMissingExtension},
+		{"no signature_algorithms", edit(func(h *tlstest.ClientHello) { h.Without(t, extSignatureAlgorithms) }), AlertMissingExtension},
+		{"compression offered", edit(func(h *tlstest.ClientHello) { h.Compressions = []byte{1, 0} }), AlertIllegalParameter},
+		{"no suite in common", edit(func(h *tlstest.ClientHello) { h.CipherSuites = []byte{0xc0, 0x2f} }), AlertHandshakeFailure},
+		{"no group in common", edit(func(h *tlstest.ClientHello) {
+			h.Set(extSupportedGroups, u16List(0x0019))
+			h.Set(extKeyShare, []byte{0, 0})
 		}), AlertHandshakeFailure},
-		{"no signature scheme for the ECDSA key", edit(func(h *rawHello) { h.set(extSignatureAlgorithms, u16List(rsaPSSRSAESHA256)) }), AlertHandshakeFailure},
-		{"no ALPN protocol in common", edit(func(h *rawHello) { h.set(extALPN, []byte{0, 3, 2, 'h', '2'}) }), AlertNoApplicationProtocol},
-		{"X25519 share of the wrong length", edit(func(h *rawHello) {
-			h.set(extKeyShare, []byte{0, 7, 0, 0x1d, 0, 3, 1, 2, 3})
+		{"no signature scheme for the ECDSA key", edit(func(h *tlstest.ClientHello) { h.Set(extSignatureAlgorithms, u16List(rsaPSSRSAESHA256)) }), AlertHandshakeFailure},
+		{"no ALPN protocol in common", edit(func(h *tlstest.ClientHello) { h.Set(extALPN, []byte{0, 3, 2, 'h', '2'}) }), AlertNoApplicationProtocol},
+		{"X25519 share of the wrong length", edit(func(h *tlstest.ClientHello) {
+			h.Set(extKeyShare, []byte{0, 7, 0, 0x1d, 0, 3, 1, 2, 3})
 		}), AlertIllegalParameter},
-		{"X25519 share of a low-order point", edit(func(h *rawHello) {
-			h.set(extKeyShare, append([]byte{0, 36, 0, 0x1d, 0, 32}, make([]byte, 32)...))
+		{"X25519 share of a low-order point", edit(func(h *tlstest.ClientHello) {
+			h.Set(extKeyShare, append([]byte{0, 36, 0, 0x1d, 0, 32}, make([]byte, 32)...))
 		}), AlertIllegalParameter},
 		{"fragmented hello interrupted by change_cipher_spec", append(fragment(hello, 100)[:recordHeaderLen+100], record(recordChangeCipherSpec, 1)...), AlertUnexpectedMessage},
 		{"fragmented hello interrupted by an alert", append(fragment(hello, 100)[:recordHeaderLen+100], record(recordAlert, 1, 0)...), AlertUnexpectedMessage},
@@ -262,16 +262,11 @@ func startGoClient(t *testing.T, cfg *Config) *goClient {
 // next reads one record the client sent.
 func (g *goClient) next() []byte {
 	g.t.Helper()
-	hdr := make([]byte, recordHeaderLen)
-	if _, err := io.ReadFull(g.sn, hdr); err != nil {
+	r, err := tlstest.ReadRecord(g.sn)
+	if err != nil {
 		g.t.Fatalf("reading the client's record: %v", err)
 	}
-	rec := make([]byte, recordHeaderLen+(int(hdr[3])<<8|int(hdr[4])))
-	copy(rec, hdr)
-	if _, err := io.ReadFull(g.sn, rec[recordHeaderLen:]); err != nil {
-		g.t.Fatalf("reading the client's record: %v", err)
-	}
-	return rec
+	return r.Bytes()
 }
 
 // feed gives in to the server, checks it was all used and sends the
@@ -395,20 +390,6 @@ func (g *goClient) wantProtectedAlert(out []byte, a Alert) {
 	}
 }
 
-// hkdfExpandLabel is HKDF-Expand-Label (RFC 8446 §7.1) from crypto/hkdf,
-// independent of the package's kdf.
-func hkdfExpandLabel(t *testing.T, h func() hash.Hash, secret []byte, label string, n int) []byte {
-	t.Helper()
-	info := []byte{byte(n >> 8), byte(n), byte(6 + len(label))}
-	info = append(info, "tls13 "+label...)
-	info = append(info, 0)
-	out, err := hkdf.Expand(h, secret, string(info), n)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
-
 func TestGoClientRecords(t *testing.T) {
 	t.Run("ClientHello in three records", func(t *testing.T) {
 		g := startGoClient(t, staticConfig(testCert))
@@ -525,8 +506,8 @@ func TestKeyUpdate(t *testing.T) {
 		if aerr != nil || typ != recordHandshake || !bytes.Equal(content, []byte{typeKeyUpdate, 0, 0, 1, 0}) {
 			t.Fatalf("answer: type %d % x, %v", typ, content, aerr)
 		}
-		wantClient := hkdfExpandLabel(t, h, g.clientAP, "traffic upd", n)
-		wantServer := hkdfExpandLabel(t, h, g.serverAP, "traffic upd", n)
+		wantClient := tlstest.ExpandLabel(h, g.clientAP, "traffic upd", n)
+		wantServer := tlstest.ExpandLabel(h, g.serverAP, "traffic upd", n)
 		checkHex(t, "client_application_traffic_secret_1", g.srv.sched.clientAP[:n], wantClient)
 		checkHex(t, "server_application_traffic_secret_1", g.srv.sched.serverAP[:n], wantServer)
 
@@ -561,7 +542,7 @@ func TestKeyUpdate(t *testing.T) {
 		if !bytes.Equal(g.srv.sched.serverAP[:n], serverAP) {
 			t.Error("the server's key moved without being asked")
 		}
-		next := hkdfExpandLabel(t, g.srv.suite.newHash, g.clientAP, "traffic upd", n)
+		next := tlstest.ExpandLabel(g.srv.suite.newHash, g.clientAP, "traffic upd", n)
 		res, err = g.srv.Process(g.protect(next).seal(nil, recordApplicationData, []byte("x")), nil)
 		if err != nil || string(res.Data) != "x" {
 			t.Fatalf("data under the new key: %q %v", res.Data, err)

@@ -10,6 +10,8 @@ import (
 	"net"
 	"testing"
 	"time"
+
+	"github.com/lucid-edge/lucid/internal/tlstest"
 )
 
 // The benchmarks compare this server with crypto/tls's on equal terms: the
@@ -195,30 +197,12 @@ func BenchmarkHandshake(b *testing.B) {
 	})
 }
 
-// recordGoClientHello returns the first record the benchmark client sends.
-func recordGoClientHello(b *testing.B) []byte { return recordGoClientHelloFor(b, tls.X25519) }
-
-// recordGoClientHelloFor is recordGoClientHello for a client offering
-// (and sending a share of) group alone.
+// recordGoClientHelloFor returns the first record the benchmark client
+// sends when it offers (and sends a share of) group alone.
 func recordGoClientHelloFor(b *testing.B, group tls.CurveID) []byte {
-	cn, sn := net.Pipe()
-	defer sn.Close()
-	go func() {
-		cfg := benchClientConfig()
-		cfg.CurvePreferences = []tls.CurveID{group}
-		tls.Client(cn, cfg).Handshake()
-		cn.Close()
-	}()
-	hdr := make([]byte, recordHeaderLen)
-	if _, err := io.ReadFull(sn, hdr); err != nil {
-		b.Fatal(err)
-	}
-	rec := make([]byte, recordHeaderLen+(int(hdr[3])<<8|int(hdr[4])))
-	copy(rec, hdr)
-	if _, err := io.ReadFull(sn, rec[recordHeaderLen:]); err != nil {
-		b.Fatal(err)
-	}
-	return rec
+	cfg := benchClientConfig()
+	cfg.CurvePreferences = []tls.CurveID{group}
+	return tlstest.CaptureClientHello(b, cfg)
 }
 
 // BenchmarkServerHandshakeOnly measures the server alone, without a client

@@ -9,6 +9,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/lucid-edge/lucid/internal/tlstest"
 )
 
 // ja4Format is the shape of every JA4 that JA4 can return.
@@ -39,14 +41,14 @@ type helloSpec struct {
 // accepts.
 func (s helloSpec) build(t testing.TB) []byte {
 	t.Helper()
-	h := &rawHello{
-		version:      putU16(nil, orDefault(s.version, 0x0303)),
-		random:       make([]byte, 32),
-		compressions: []byte{0},
-		exts:         []rawExt{},
+	h := &tlstest.ClientHello{
+		LegacyVersion: orDefault(s.version, 0x0303),
+		Random:        make([]byte, 32),
+		Compressions:  []byte{0},
+		Extensions:    []tlstest.Extension{},
 	}
 	for _, c := range s.suites {
-		h.suites = putU16(h.suites, c)
+		h.CipherSuites = putU16(h.CipherSuites, c)
 	}
 	for _, typ := range s.exts {
 		var body []byte
@@ -82,9 +84,9 @@ func (s helloSpec) build(t testing.TB) []byte {
 		case extCompressCertificate:
 			body = []byte{2, 0, 2} // brotli
 		}
-		h.exts = append(h.exts, rawExt{typ, body})
+		h.Extensions = append(h.Extensions, tlstest.Extension{Type: typ, Data: body})
 	}
-	return h.bytes()
+	return h.Message()
 }
 
 func orDefault(v, def uint16) uint16 {
@@ -223,9 +225,10 @@ func TestJA4Files(t *testing.T) {
 }
 
 // ja4Naive computes JA4 from the raw bytes by the letter of JA4.md, with
-// strings, sort and fmt and none of the code under test but splitHello.
+// strings, sort and fmt and none of the code under test (tlstest splits
+// the hello).
 func ja4Naive(t testing.TB, msg []byte) string {
-	h := splitHello(t, msg)
+	h := tlstest.ParseClientHello(t, msg)
 	grease := func(v uint16) bool { return v&0x0f0f == 0x0a0a && v>>8 == v&0xff }
 	u16s := func(b []byte) []uint16 {
 		var out []uint16
@@ -250,22 +253,22 @@ func ja4Naive(t testing.TB, msg []byte) string {
 		sum := sha256.Sum256([]byte(s))
 		return hex.EncodeToString(sum[:])[:12]
 	}
-	version := u16s(h.version)[0]
+	version := h.LegacyVersion
 	dest, alpn := "i", "00"
 	var exts []uint16
 	var sigs []uint16
-	for _, e := range h.exts {
-		exts = append(exts, e.typ)
-		switch e.typ {
+	for _, e := range h.Extensions {
+		exts = append(exts, e.Type)
+		switch e.Type {
 		case 0x0000:
 			dest = "d"
 		case 0x0010:
-			first := e.data[3 : 3+int(e.data[2])]
+			first := e.Data[3 : 3+int(e.Data[2])]
 			alpn = string([]byte{first[0], first[len(first)-1]})
 		case 0x000d:
-			sigs = u16s(e.data[2:])
+			sigs = u16s(e.Data[2:])
 		case 0x002b:
-			for _, v := range u16s(e.data[1:]) {
+			for _, v := range u16s(e.Data[1:]) {
 				if !grease(v) && v > version {
 					version = v
 				}
@@ -273,7 +276,7 @@ func ja4Naive(t testing.TB, msg []byte) string {
 		}
 	}
 	versions := map[uint16]string{0x0304: "13", 0x0303: "12", 0x0302: "11", 0x0301: "10"}
-	suites := hexes(u16s(h.suites))
+	suites := hexes(u16s(h.CipherSuites))
 	extHex := hexes(exts)
 	count := fmt.Sprintf("%02d%02d", min(len(suites), 99), min(len(extHex), 99))
 	sort.Strings(suites)

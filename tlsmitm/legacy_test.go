@@ -4,31 +4,16 @@ import (
 	"bytes"
 	"crypto/tls"
 	"errors"
-	"io"
-	"net"
 	"testing"
+
+	"github.com/lucid-edge/lucid/internal/tlstest"
 )
 
 // goHelloRecord returns the first flight (the ClientHello record) a Go
 // client with versions [minV, maxV] sends.
 func goHelloRecord(t *testing.T, minV, maxV uint16) []byte {
 	t.Helper()
-	cli, srv := net.Pipe()
-	go func() {
-		c := tls.Client(cli, &tls.Config{InsecureSkipVerify: true, MinVersion: minV, MaxVersion: maxV})
-		c.Handshake()
-		cli.Close()
-	}()
-	defer srv.Close()
-	hdr := make([]byte, recordHeaderLen)
-	if _, err := io.ReadFull(srv, hdr); err != nil {
-		t.Fatal(err)
-	}
-	body := make([]byte, int(hdr[3])<<8|int(hdr[4]))
-	if _, err := io.ReadFull(srv, body); err != nil {
-		t.Fatal(err)
-	}
-	return append(hdr, body...)
+	return tlstest.CaptureClientHello(t, &tls.Config{InsecureSkipVerify: true, MinVersion: minV, MaxVersion: maxV})
 }
 
 func TestLegacyHandoff(t *testing.T) {
@@ -97,10 +82,10 @@ func TestLegacyHandoff(t *testing.T) {
 
 func TestLegacyHandoffNeedsEMS(t *testing.T) {
 	rec := goHelloRecord(t, tls.VersionTLS12, tls.VersionTLS12)
-	h := splitHello(t, rec[recordHeaderLen:]).without(t, extExtendedMasterSecret)
+	h := tlstest.ParseClientHello(t, rec[recordHeaderLen:]).Without(t, extExtendedMasterSecret)
 	cfg := staticConfig(testCert)
 	cfg.LegacyHandoff = true
-	res, err := NewServer(cfg).Process(helloRecord(h.bytes()), nil)
+	res, err := NewServer(cfg).Process(helloRecord(h.Message()), nil)
 	var ae *AlertError
 	if !errors.As(err, &ae) || ae.Alert != AlertHandshakeFailure {
 		t.Fatalf("err %v, want handshake_failure", err)
@@ -112,22 +97,8 @@ func TestLegacyHandoffNeedsEMS(t *testing.T) {
 // of its own, so it outlives the input it came in (which the caller
 // discards and gnet reuses).
 func TestLegacyHello(t *testing.T) {
-	cli, srv := net.Pipe()
-	go func() {
-		c := tls.Client(cli, &tls.Config{ServerName: "legacy.example", NextProtos: []string{"http/1.1"},
-			InsecureSkipVerify: true, MaxVersion: tls.VersionTLS12})
-		c.Handshake()
-		cli.Close()
-	}()
-	defer srv.Close()
-	hdr := make([]byte, recordHeaderLen)
-	if _, err := io.ReadFull(srv, hdr); err != nil {
-		t.Fatal(err)
-	}
-	rec := append(hdr, make([]byte, int(hdr[3])<<8|int(hdr[4]))...)
-	if _, err := io.ReadFull(srv, rec[recordHeaderLen:]); err != nil {
-		t.Fatal(err)
-	}
+	rec := tlstest.CaptureClientHello(t, &tls.Config{ServerName: "legacy.example", NextProtos: []string{"http/1.1"},
+		InsecureSkipVerify: true, MaxVersion: tls.VersionTLS12})
 	in := fragment(rec[recordHeaderLen:], 3, 64) // the hello over several records
 	cfg := staticConfig(testCert)
 	cfg.LegacyHandoff = true

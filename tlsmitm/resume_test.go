@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/lucid-edge/lucid/internal/tlstest"
 )
 
 // resumeEnv is a server config with tickets and a Go client with a session
@@ -180,11 +182,7 @@ func TestResumeExpired(t *testing.T) {
 func (e *resumeEnv) resumedHello(t *testing.T) []byte {
 	t.Helper()
 	e.want(t, false)
-	cn, sn := net.Pipe()
-	t.Cleanup(func() { cn.Close(); sn.Close() })
-	go tls.Client(cn, e.ccfg).Handshake()
-	g := &goClient{t: t, sn: sn}
-	rec := g.next()
+	rec := tlstest.CaptureClientHello(t, e.ccfg)
 	ch, err := ParseClientHello(rec[recordHeaderLen:])
 	if err != nil || len(ch.PSKIdentities) != 1 {
 		t.Fatalf("client hello: %v, %d identities", err, len(ch.PSKIdentities))
