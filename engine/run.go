@@ -37,20 +37,20 @@ type ServeConfig struct {
 	Logger    *slog.Logger
 }
 
-// Serve makes one Loop per event loop and runs gnet with h, which must
-// call Runner.Boot from its OnBoot; it returns once the listener accepts.
-// The loops' memory and the ticket keys are zeroed when the engine stops,
-// after the optional stopped has run.
-func Serve(h gnet.EventHandler, run *Runner, cfg ServeConfig, stopped func()) (*Loops, error) {
+// Serve fills ls with one Loop per event loop and runs gnet with h, which
+// must call Runner.Boot from its OnBoot; it returns once the listener
+// accepts. h may use ls from its first event on (gnet's ticker can run
+// before Serve returns). The loops' memory and the ticket keys are zeroed
+// when the engine stops, after the optional stopped has run.
+func Serve(h gnet.EventHandler, run *Runner, ls *Loops, cfg ServeConfig, stopped func()) error {
 	addr, reusePort, err := resolveListenAddr(cfg.Addr)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	base := *cfg.TLS
 	if !cfg.NoTickets {
 		base.Tickets = tlsmitm.NewTicketKeys(time.Hour)
 	}
-	ls := &Loops{}
 	cleanup := func() {
 		if stopped != nil {
 			stopped()
@@ -62,13 +62,10 @@ func Serve(h gnet.EventHandler, run *Runner, cfg ServeConfig, stopped func()) (*
 	}
 	if err := ls.prepare(cfg.Loops, &base, cfg.KeyMemory); err != nil {
 		cleanup() // prepare has closed its loops; this zeroes the ticket keys
-		return nil, err
+		return err
 	}
 	reportMemoryLock(cfg.Logger, ls.all)
-	if err := run.start(h, addr, cfg.Loops, reusePort, cfg.Logger, cleanup); err != nil {
-		return nil, err
-	}
-	return ls, nil
+	return run.start(h, addr, cfg.Loops, reusePort, cfg.Logger, cleanup)
 }
 
 // NewRunner returns a Runner for one Serve.

@@ -120,7 +120,7 @@ func Start(cfg Config) (*Server, error) {
 	if cfg.KeyMemory <= 0 {
 		cfg.KeyMemory = secmem.DefaultSize
 	}
-	h := &handler{cfg: cfg, run: engine.NewRunner()}
+	h := &handler{cfg: cfg, run: engine.NewRunner(), loops: &engine.Loops{}}
 	h.origins = origin.NewDialer(origin.Config{
 		Roots: cfg.UpstreamRoots, Resolve: cfg.Resolve,
 		SessionCacheSize: cfg.SessionCacheSize, HandshakeTimeout: cfg.HandshakeTimeout,
@@ -139,7 +139,7 @@ func Start(cfg Config) (*Server, error) {
 		ParkResumed:    true,
 		LegacyHandoff:  true, // TLS 1.2 clients are served by crypto/tls (clienttls12.go)
 	}
-	h.loops, err = engine.Serve(h, h.run, engine.ServeConfig{
+	err = engine.Serve(h, h.run, h.loops, engine.ServeConfig{
 		Addr: cfg.Addr, Loops: cfg.Loops, TLS: base, NoTickets: cfg.NoTickets,
 		KeyMemory: cfg.KeyMemory, Logger: cfg.Logger,
 	}, h.closeCaches)

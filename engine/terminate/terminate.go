@@ -78,20 +78,19 @@ func Start(cfg Config) (*Server, error) {
 		cfg.KeyMemory = secmem.DefaultSize
 	}
 	cert := cfg.Certificate
-	h := &handler{cfg: cfg, run: engine.NewRunner()}
+	h := &handler{cfg: cfg, run: engine.NewRunner(), loops: &engine.Loops{}}
 	base := &tlsmitm.Config{
 		GetCertificate: func(*tlsmitm.ClientHello) (*tlsmitm.Certificate, error) { return cert, nil },
 		NextProtos:     []string{"http/1.1", "http/1.0"},
 		LegacyHandoff:  true, // TLS 1.2 clients go to crypto/tls (legacy.go)
 	}
-	loops, err := engine.Serve(h, h.run, engine.ServeConfig{
+	err := engine.Serve(h, h.run, h.loops, engine.ServeConfig{
 		Addr: cfg.Addr, Loops: cfg.Loops, TLS: base, NoTickets: cfg.NoTickets,
 		KeyMemory: cfg.KeyMemory, Logger: cfg.Logger,
 	}, nil)
 	if err != nil {
 		return nil, err
 	}
-	h.loops = loops
 	return &Server{cert: cert, handler: h, run: h.run}, nil
 }
 

@@ -1,4 +1,4 @@
-package engine_test
+package proxy_test
 
 // The proxy end to end, as a user would check it: curl, browser
 // fingerprints, upstream failures, bad and slow clients, authentication,
@@ -40,8 +40,9 @@ import (
 	utls "github.com/refraction-networking/utls"
 
 	"github.com/lucid-edge/lucid/ca/keyclient"
-	"github.com/lucid-edge/lucid/engine"
+	"github.com/lucid-edge/lucid/engine/proxy"
 	"github.com/lucid-edge/lucid/internal/accesslog"
+	"github.com/lucid-edge/lucid/internal/policy"
 	"github.com/lucid-edge/lucid/tlsmitm"
 )
 
@@ -113,21 +114,22 @@ func (l *sndBufListener) Accept() (net.Conn, error) {
 }
 
 // pmProxyConfig is startProxy's configuration, to be adjusted.
-func (w *world) pmProxyConfig(org string, decide func(host string) string) engine.ProxyConfig {
+func (w *world) pmProxyConfig(org string, decide func(host string) policy.Action) proxy.Config {
 	upRoots := x509.NewCertPool()
 	upRoots.AddCert(w.originCA)
-	return engine.ProxyConfig{
+	return proxy.Config{
 		Addr: "127.0.0.1:0", Loops: 2, DefaultOrg: org,
-		Decide: func(org, host string, port int) engine.Decision {
-			return engine.Decision{Action: decide(host), Rule: "test"}
+		Decide: func(org, host string, port int) policy.Decision {
+			return policy.Decision{Action: decide(host), Rule: "test"}
 		},
 		Keys: w.keys,
-		NoKey: func(err error) (string, bool) {
+		NoKey: func(err error) (policy.FailMode, bool) {
 			var nk *keyclient.NoKeyError
-			if errors.As(err, &nk) {
-				return nk.FailMode, true
+			if !errors.As(err, &nk) {
+				return 0, false
 			}
-			return "", false
+			mode, _ := policy.ParseFailMode(nk.FailMode)
+			return mode, true
 		},
 		Resolve: func(host string, port int) string {
 			if a, ok := w.origins[host]; ok {
@@ -140,13 +142,13 @@ func (w *world) pmProxyConfig(org string, decide func(host string) string) engin
 	}
 }
 
-func (w *world) pmStartProxyWith(t *testing.T, cfg engine.ProxyConfig) {
+func (w *world) pmStartProxyWith(t *testing.T, cfg proxy.Config) {
 	t.Helper()
 	if cfg.Logger == nil && os.Getenv("PM_DEBUG") != "" {
 		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
 	var err error
-	w.proxy, err = engine.StartProxy(cfg)
+	w.proxy, err = proxy.Start(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,7 +159,7 @@ func (w *world) pmStartProxyWith(t *testing.T, cfg engine.ProxyConfig) {
 	})
 }
 
-func inspectAll(string) string { return engine.ActionInspect }
+func inspectAll(string) policy.Action { return policy.Inspect }
 
 func (w *world) rootPool() *x509.CertPool {
 	p := x509.NewCertPool()

@@ -1,6 +1,6 @@
-package engine_test
+package terminate_test
 
-// The harness of the tests that run `edge terminate` (engine.StartTerminate)
+// The harness of the tests that run `edge terminate` (terminate.Start)
 // and talk to it over loopback: interop_test.go, interop_more_test.go,
 // negative_test.go, churn_test.go and the TLS 1.2 tests. What they need
 // to look at TLS itself (records, ClientHellos, key-log decryption, the
@@ -23,7 +23,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lucid-edge/lucid/engine"
+	"github.com/lucid-edge/lucid/engine/terminate"
 	"github.com/lucid-edge/lucid/internal/tlstest"
 )
 
@@ -34,7 +34,7 @@ const (
 
 // iopServer wraps a running TerminateServer plus what a client needs to trust it.
 type iopServer struct {
-	srv  *engine.TerminateServer
+	srv  *terminate.Server
 	addr string
 	port string
 	leaf *x509.Certificate
@@ -42,7 +42,7 @@ type iopServer struct {
 	der  []byte
 }
 
-func iopStart(t testing.TB, cfg engine.TerminateConfig) *iopServer {
+func iopStart(t testing.TB, cfg terminate.Config) *iopServer {
 	t.Helper()
 	if cfg.Addr == "" {
 		cfg.Addr = "127.0.0.1:0"
@@ -50,7 +50,7 @@ func iopStart(t testing.TB, cfg engine.TerminateConfig) *iopServer {
 	if cfg.Loops == 0 {
 		cfg.Loops = 2
 	}
-	srv, err := engine.StartTerminate(cfg)
+	srv, err := terminate.Start(cfg)
 	if err != nil {
 		t.Fatalf("StartTerminate: %v", err)
 	}
@@ -81,7 +81,7 @@ func iopStart(t testing.TB, cfg engine.TerminateConfig) *iopServer {
 }
 
 func iopStartDefault(t testing.TB) *iopServer {
-	return iopStart(t, engine.TerminateConfig{Addr: "127.0.0.1:0", Loops: 2})
+	return iopStart(t, terminate.Config{Addr: "127.0.0.1:0", Loops: 2})
 }
 
 // pemFile writes the leaf as PEM into a temp dir (for openssl / curl).
@@ -123,30 +123,6 @@ func iopDialGo(t testing.TB, s *iopServer, cfg *tls.Config) (*tls.Conn, *tlstest
 	return c, rc
 }
 
-// iopRoundTrip writes req (raw HTTP) and reads one response, returning it with its body.
-func iopRoundTrip(t testing.TB, c net.Conn, br *bufio.Reader, req string) (*http.Response, string) {
-	t.Helper()
-	c.SetDeadline(time.Now().Add(iopIOTimeout))
-	if _, err := io.WriteString(c, req); err != nil {
-		t.Fatalf("write request: %v", err)
-	}
-	return iopReadResponse(t, br)
-}
-
-func iopReadResponse(t testing.TB, br *bufio.Reader) (*http.Response, string) {
-	t.Helper()
-	resp, err := http.ReadResponse(br, nil)
-	if err != nil {
-		t.Fatalf("read response: %v", err)
-	}
-	body, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if err != nil {
-		t.Fatalf("read body: %v", err)
-	}
-	return resp, string(body)
-}
-
 func iopCheckResp(t testing.TB, resp *http.Response, body string) {
 	t.Helper()
 	if resp.StatusCode != 200 {
@@ -168,7 +144,7 @@ func iopCheckGood(t testing.TB, s *iopServer) {
 	t.Helper()
 	c, _ := iopDialGo(t, s, s.goConfig())
 	defer c.Close()
-	resp, body := iopRoundTrip(t, c, bufio.NewReader(c), iopReqClose)
+	resp, body := tlstest.RoundTrip(t, c, bufio.NewReader(c), iopReqClose)
 	iopCheckResp(t, resp, body)
 }
 

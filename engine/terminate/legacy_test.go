@@ -1,11 +1,16 @@
-package engine_test
+package terminate_test
 
 import (
 	"bufio"
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
 	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"errors"
 	"io"
+	"math/big"
 	"os"
 	"os/exec"
 	"strings"
@@ -14,8 +19,9 @@ import (
 
 	"github.com/VictoriaMetrics/metrics"
 
-	"github.com/lucid-edge/lucid/engine"
+	"github.com/lucid-edge/lucid/engine/terminate"
 	"github.com/lucid-edge/lucid/internal/tlstest"
+	"github.com/lucid-edge/lucid/tlsmitm"
 )
 
 // tls12Config is a crypto/tls client that offers TLS 1.2 only.
@@ -53,10 +59,10 @@ func TestTLS12GoClient(t *testing.T) {
 			}
 			br := bufio.NewReader(c)
 			for range 2 {
-				resp, body := iopRoundTrip(t, c, br, iopReq)
+				resp, body := tlstest.RoundTrip(t, c, br, iopReq)
 				iopCheckResp(t, resp, body)
 			}
-			resp, body := iopRoundTrip(t, c, br, iopReqClose)
+			resp, body := tlstest.RoundTrip(t, c, br, iopReqClose)
 			iopCheckResp(t, resp, body)
 			c.SetDeadline(time.Now().Add(5 * time.Second))
 			if n, err := c.Read(make([]byte, 1)); n != 0 || err != io.EOF {
@@ -78,7 +84,7 @@ func TestTLS12GoClient(t *testing.T) {
 		if p := c.ConnectionState().NegotiatedProtocol; p != "http/1.1" {
 			t.Errorf("ALPN %q, want http/1.1", p)
 		}
-		resp, body := iopRoundTrip(t, c, bufio.NewReader(c), "GET / HTTP/1.0\r\n\r\n")
+		resp, body := tlstest.RoundTrip(t, c, bufio.NewReader(c), "GET / HTTP/1.0\r\n\r\n")
 		iopCheckResp(t, resp, body)
 		if !resp.Close {
 			t.Error("HTTP/1.0 answer does not close the connection")
@@ -103,7 +109,7 @@ func TestTLS12NoEMSRefused(t *testing.T) {
 
 // TestTLS12OpenSSL: openssl s_client -tls1_2 gets the answer.
 func TestTLS12OpenSSL(t *testing.T) {
-	bin := needTool(t, "openssl")
+	bin := tlstest.NeedTool(t, "openssl")
 	s := iopStartDefault(t)
 	for _, suite := range []string{"ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-ECDSA-CHACHA20-POLY1305"} {
 		t.Run(suite, func(t *testing.T) {
@@ -125,7 +131,7 @@ func TestTLS12OpenSSL(t *testing.T) {
 
 // TestTLS12Curl: curl --tls-max 1.2 gets the answer.
 func TestTLS12Curl(t *testing.T) {
-	bin := needTool(t, "curl")
+	bin := tlstest.NeedTool(t, "curl")
 	s := iopStartDefault(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -154,7 +160,7 @@ func TestTLS12Backpressure(t *testing.T) {
 		_, _ = io.WriteString(c, iopReqClose)
 	}()
 	for range 2 {
-		resp, body := iopReadResponse(t, br)
+		resp, body := tlstest.ReadResponse(t, br)
 		iopCheckResp(t, resp, body)
 	}
 }
@@ -162,7 +168,7 @@ func TestTLS12Backpressure(t *testing.T) {
 // TestTLS12Timeouts: a handed-off client that stops mid-handshake, or
 // idles after a request, is cut off.
 func TestTLS12Timeouts(t *testing.T) {
-	s := iopStart(t, engine.TerminateConfig{HandshakeTimeout: 300 * time.Millisecond, IdleTimeout: 300 * time.Millisecond})
+	s := iopStart(t, terminate.Config{HandshakeTimeout: 300 * time.Millisecond, IdleTimeout: 300 * time.Millisecond})
 	t.Run("handshake", func(t *testing.T) {
 		c := iopDialTCP(t, s)
 		hello := tlstest.CaptureClientHello(t, &tls.Config{ServerName: "localhost", MaxVersion: tls.VersionTLS12})
@@ -179,7 +185,7 @@ func TestTLS12Timeouts(t *testing.T) {
 	t.Run("idle", func(t *testing.T) {
 		c, _ := iopDialGo(t, s, tls12Config(s, tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256))
 		br := bufio.NewReader(c)
-		resp, body := iopRoundTrip(t, c, br, iopReq)
+		resp, body := tlstest.RoundTrip(t, c, br, iopReq)
 		iopCheckResp(t, resp, body)
 		start := time.Now()
 		c.SetDeadline(time.Now().Add(5 * time.Second))
@@ -187,4 +193,42 @@ func TestTLS12Timeouts(t *testing.T) {
 			t.Fatalf("idle connection not cut off: %v after %v", err, time.Since(start))
 		}
 	})
+}
+
+// TestTerminateTLS12RSA: `edge terminate` with an RSA certificate serves
+// TLS 1.2 clients with the ECDHE-RSA suites.
+func TestTerminateTLS12RSA(t *testing.T) {
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "localhost"}, DNSNames: []string{"localhost"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := iopStart(t, terminate.Config{Certificate: &tlsmitm.Certificate{Chain: [][]byte{der}, PrivateKey: key}})
+	for _, suite := range []uint16{
+		tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+		tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+		tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+	} {
+		t.Run(tls.CipherSuiteName(suite), func(t *testing.T) {
+			c, _ := iopDialGo(t, s, tls12Config(s, suite))
+			defer c.Close()
+			if st := c.ConnectionState(); st.Version != tls.VersionTLS12 || st.CipherSuite != suite {
+				t.Fatalf("negotiated version %x suite %x", st.Version, st.CipherSuite)
+			}
+			resp, body := tlstest.RoundTrip(t, c, bufio.NewReader(c), iopReqClose)
+			iopCheckResp(t, resp, body)
+		})
+	}
+	t.Run("ecdsa suites refused", func(t *testing.T) {
+		c := tls.Client(iopDialTCP(t, s), tls12Config(s, tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256))
+		if err := c.Handshake(); err == nil {
+			t.Fatal("an ECDSA suite was negotiated with an RSA certificate")
+		}
+	})
+	iopCheckGood(t, s) // TLS 1.3 with the RSA certificate too
 }

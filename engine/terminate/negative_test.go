@@ -1,4 +1,4 @@
-package engine_test
+package terminate_test
 
 import (
 	"bytes"
@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lucid-edge/lucid/engine"
+	"github.com/lucid-edge/lucid/engine/terminate"
 	"github.com/lucid-edge/lucid/internal/clienthellos"
 	"github.com/lucid-edge/lucid/internal/tlstest"
 )
@@ -150,7 +150,7 @@ func TestNegativeTruncatedClientHello(t *testing.T) {
 // A client that stops in the middle of a record is closed by the handshake
 // timeout; meanwhile other clients are served.
 func TestNegativeStallMidRecord(t *testing.T) {
-	s := iopStart(t, engine.TerminateConfig{Addr: "127.0.0.1:0", Loops: 2, HandshakeTimeout: time.Second})
+	s := iopStart(t, terminate.Config{Addr: "127.0.0.1:0", Loops: 2, HandshakeTimeout: time.Second})
 	hello := clienthellos.Record("1-go126.bin")
 	c := iopDialTCP(t, s)
 	start := time.Now()
@@ -234,7 +234,7 @@ func TestNegativePuppetControl(t *testing.T) {
 
 // Two ChangeCipherSpec records before the client Finished.
 func TestNegativeDoubleCCS(t *testing.T) {
-	s := iopStart(t, engine.TerminateConfig{Addr: "127.0.0.1:0", Loops: 2, HandshakeTimeout: 3 * time.Second, NoTickets: true})
+	s := iopStart(t, terminate.Config{Addr: "127.0.0.1:0", Loops: 2, HandshakeTimeout: 3 * time.Second, NoTickets: true})
 	p := tlstest.NewPuppet(t, iopDialTCP(t, s), s.goConfig())
 	ccs := []byte{0x14, 0x03, 0x03, 0x00, 0x01, 0x01}
 	p.Send(append(bytes.Clone(ccs), ccs...))
@@ -245,7 +245,7 @@ func TestNegativeDoubleCCS(t *testing.T) {
 
 // A CCS record whose content is not 0x01.
 func TestNegativeBadCCSValue(t *testing.T) {
-	s := iopStart(t, engine.TerminateConfig{Addr: "127.0.0.1:0", Loops: 2, HandshakeTimeout: 3 * time.Second, NoTickets: true})
+	s := iopStart(t, terminate.Config{Addr: "127.0.0.1:0", Loops: 2, HandshakeTimeout: 3 * time.Second, NoTickets: true})
 	p := tlstest.NewPuppet(t, iopDialTCP(t, s), s.goConfig())
 	p.Send([]byte{0x14, 0x03, 0x03, 0x00, 0x01, 0x02})
 	p.ExpectEncryptedAlert(alUnexpectedMessage,
@@ -255,7 +255,7 @@ func TestNegativeBadCCSValue(t *testing.T) {
 
 // A client Finished with wrong verify_data.
 func TestNegativeWrongFinished(t *testing.T) {
-	s := iopStart(t, engine.TerminateConfig{Addr: "127.0.0.1:0", Loops: 2, HandshakeTimeout: 3 * time.Second, NoTickets: true})
+	s := iopStart(t, terminate.Config{Addr: "127.0.0.1:0", Loops: 2, HandshakeTimeout: 3 * time.Second, NoTickets: true})
 	p := tlstest.NewPuppet(t, iopDialTCP(t, s), s.goConfig())
 	h, _ := tlstest.SuiteHash(p.Suite)
 	vd := make([]byte, h().Size())
@@ -269,7 +269,7 @@ func TestNegativeWrongFinished(t *testing.T) {
 
 // A client Finished whose length does not match the hash size.
 func TestNegativeShortFinished(t *testing.T) {
-	s := iopStart(t, engine.TerminateConfig{Addr: "127.0.0.1:0", Loops: 2, HandshakeTimeout: 3 * time.Second, NoTickets: true})
+	s := iopStart(t, terminate.Config{Addr: "127.0.0.1:0", Loops: 2, HandshakeTimeout: 3 * time.Second, NoTickets: true})
 	p := tlstest.NewPuppet(t, iopDialTCP(t, s), s.goConfig())
 	k := p.ClientKey("CLIENT_HANDSHAKE_TRAFFIC_SECRET")
 	msg := append([]byte{20, 0, 0, 12}, make([]byte, 12)...)
@@ -280,7 +280,7 @@ func TestNegativeShortFinished(t *testing.T) {
 
 // A protected record that does not authenticate.
 func TestNegativeBadRecordMAC(t *testing.T) {
-	s := iopStart(t, engine.TerminateConfig{Addr: "127.0.0.1:0", Loops: 2, HandshakeTimeout: 3 * time.Second, NoTickets: true})
+	s := iopStart(t, terminate.Config{Addr: "127.0.0.1:0", Loops: 2, HandshakeTimeout: 3 * time.Second, NoTickets: true})
 	p := tlstest.NewPuppet(t, iopDialTCP(t, s), s.goConfig())
 	junk := make([]byte, 53)
 	rand.Read(junk)
@@ -295,5 +295,5 @@ func TestNegativeBadRecordMAC(t *testing.T) {
 // before the client's Finished, and a ticket (sent with our Finished, as
 // crypto/tls does when it can precompute the client's) would.
 func iopStartNoTickets(t *testing.T) *iopServer {
-	return iopStart(t, engine.TerminateConfig{Addr: "127.0.0.1:0", Loops: 2, NoTickets: true})
+	return iopStart(t, terminate.Config{Addr: "127.0.0.1:0", Loops: 2, NoTickets: true})
 }

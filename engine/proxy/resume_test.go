@@ -1,4 +1,4 @@
-package engine_test
+package proxy_test
 
 import (
 	"context"
@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/lucid-edge/lucid/internal/tlstest"
 )
 
 // Client session resumption through the inspecting proxy (RFC 8446 §2.2):
@@ -112,7 +114,7 @@ func TestProxyResumptionOpenSSLAndCurl(t *testing.T) {
 	}
 
 	t.Run("openssl", func(t *testing.T) {
-		bin := needTool(t, "openssl")
+		bin := tlstest.NeedTool(t, "openssl")
 		sess := filepath.Join(dir, "sess.pem")
 		for i, flag := range []string{"-sess_out", "-sess_in"} {
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -132,7 +134,7 @@ func TestProxyResumptionOpenSSLAndCurl(t *testing.T) {
 	})
 
 	t.Run("curl", func(t *testing.T) {
-		bin := needTool(t, "curl")
+		bin := tlstest.NeedTool(t, "curl")
 		before := strings.Count(w.accessLog(), `"resumed":true`)
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()

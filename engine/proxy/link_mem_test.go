@@ -1,4 +1,4 @@
-package engine_test
+package proxy_test
 
 import (
 	"bufio"
@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lucid-edge/lucid/engine"
+	"github.com/lucid-edge/lucid/internal/policy"
 )
 
 // heldConn is an inspected connection a test keeps open between requests.
@@ -63,7 +63,7 @@ func linkGoroutines() int {
 	buf = buf[:runtime.Stack(buf, true)]
 	n := 0
 	for _, g := range strings.Split(string(buf), "\n\n") {
-		if strings.Contains(g, "engine.(*link).") {
+		if strings.Contains(g, "proxy.(*link).") {
 			n++
 		}
 	}
@@ -77,7 +77,7 @@ func linkGoroutines() int {
 func TestProxyIdleConnectionHoldsOneGoroutine(t *testing.T) {
 	w := newWorld(t)
 	w.origin(t, "origin.test", time.Now().Add(-time.Hour), time.Now().Add(24*time.Hour))
-	w.startProxy(t, "acme", func(string) string { return engine.ActionInspect })
+	w.startProxy(t, "acme", func(string) policy.Action { return policy.Inspect })
 	roots := x509.NewCertPool()
 	roots.AddCert(w.ca.Root())
 

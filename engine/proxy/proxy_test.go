@@ -1,4 +1,4 @@
-package engine_test
+package proxy_test
 
 import (
 	"bufio"
@@ -27,7 +27,8 @@ import (
 	"github.com/lucid-edge/lucid/ca/keyclient"
 	"github.com/lucid-edge/lucid/ca/keyseal"
 	"github.com/lucid-edge/lucid/ca/store/sqlite"
-	"github.com/lucid-edge/lucid/engine"
+	"github.com/lucid-edge/lucid/engine/proxy"
+	"github.com/lucid-edge/lucid/internal/policy"
 	"github.com/lucid-edge/lucid/tlsmitm"
 )
 
@@ -42,7 +43,7 @@ type world struct {
 	originKey    *ecdsa.PrivateKey
 	origins      map[string]string // name -> address
 	hellos       sync.Map          // origin name -> raw ClientHello message it received
-	proxy        *engine.ProxyServer
+	proxy        *proxy.Server
 	blockPath    func(org, host, path string) (string, bool)
 	allowInvalid bool
 	requests     sync.Map // origin name + path -> true, for every request an origin served
@@ -183,7 +184,7 @@ func (c *recordingConn) Read(p []byte) (int, error) {
 	return n, err
 }
 
-func (w *world) startProxy(t *testing.T, org string, decide func(host string) string) {
+func (w *world) startProxy(t *testing.T, org string, decide func(host string) policy.Action) {
 	t.Helper()
 	cfg := w.pmProxyConfig(org, decide)
 	cfg.BlockPath = w.blockPath
@@ -216,7 +217,7 @@ func get(t *testing.T, c *http.Client, u string) (*http.Response, string) {
 func TestProxyInspectsWithMintedLeafAndMirroredHello(t *testing.T) {
 	w := newWorld(t)
 	w.origin(t, "origin.test", time.Now().Add(-time.Hour), time.Now().Add(24*time.Hour))
-	w.startProxy(t, "acme", func(string) string { return engine.ActionInspect })
+	w.startProxy(t, "acme", func(string) policy.Action { return policy.Inspect })
 
 	resp, body := get(t, w.client(), "https://origin.test/hello")
 	if resp.StatusCode != 200 || body != "origin origin.test" {
@@ -251,7 +252,7 @@ func TestProxyBlocksURLPath(t *testing.T) {
 	w.blockPath = func(org, host, path string) (string, bool) {
 		return "paths[0]", strings.HasPrefix(path, "/admin")
 	}
-	w.startProxy(t, "acme", func(string) string { return engine.ActionInspect })
+	w.startProxy(t, "acme", func(string) policy.Action { return policy.Inspect })
 	c := w.client()
 	if resp, body := get(t, c, "https://origin.test/public"); resp.StatusCode != 200 || body != "origin origin.test" {
 		t.Fatalf("allowed path: %d %q", resp.StatusCode, body)
@@ -271,14 +272,14 @@ func TestProxyBlocksURLPath(t *testing.T) {
 func TestProxyBlockAndBypass(t *testing.T) {
 	w := newWorld(t)
 	w.origin(t, "bank.test", time.Now().Add(-time.Hour), time.Now().Add(24*time.Hour))
-	w.startProxy(t, "acme", func(host string) string {
+	w.startProxy(t, "acme", func(host string) policy.Action {
 		switch host {
 		case "blocked.test":
-			return engine.ActionBlock
+			return policy.Block
 		case "bank.test":
-			return engine.ActionBypass
+			return policy.Bypass
 		}
-		return engine.ActionInspect
+		return policy.Inspect
 	})
 	// Blocked: the CONNECT is answered 403.
 	conn, err := net.Dial("tcp", w.proxy.Addr())
@@ -308,7 +309,7 @@ func TestProxyInvalidOrDownOriginGets502(t *testing.T) {
 	w := newWorld(t)
 	w.origin(t, "expired.test", time.Now().Add(-48*time.Hour), time.Now().Add(-24*time.Hour))
 	w.origins["down.test"] = "127.0.0.1:1"
-	w.startProxy(t, "acme", func(string) string { return engine.ActionInspect })
+	w.startProxy(t, "acme", func(string) policy.Action { return policy.Inspect })
 	c := w.client()
 	resp, body := get(t, c, "https://expired.test/")
 	if resp.StatusCode != 502 || !strings.Contains(body, "not valid") || !strings.Contains(body, "expired") {
@@ -332,7 +333,7 @@ func checkNoKeyModes(t *testing.T, maxVersion uint16) {
 	w.origin(t, "origin.test", time.Now().Add(-time.Hour), time.Now().Add(24*time.Hour))
 	w.caStop()
 	// acme's fail mode is block: without its key the edge refuses.
-	w.startProxy(t, "acme", func(string) string { return engine.ActionInspect })
+	w.startProxy(t, "acme", func(string) policy.Action { return policy.Inspect })
 	c := w.client()
 	c.Transport.(*http.Transport).TLSClientConfig.MaxVersion = maxVersion
 	if _, err := c.Get("https://origin.test/"); err == nil {
@@ -342,7 +343,7 @@ func checkNoKeyModes(t *testing.T, maxVersion uint16) {
 	w2 := newWorld(t)
 	w2.origin(t, "origin.test", time.Now().Add(-time.Hour), time.Now().Add(24*time.Hour))
 	w2.caStop()
-	w2.startProxy(t, "tunnelco", func(string) string { return engine.ActionInspect })
+	w2.startProxy(t, "tunnelco", func(string) policy.Action { return policy.Inspect })
 	roots := x509.NewCertPool()
 	roots.AddCert(w2.originCA)
 	proxyURL, _ := url.Parse("http://" + w2.proxy.Addr())
@@ -358,7 +359,7 @@ func checkNoKeyModes(t *testing.T, maxVersion uint16) {
 func TestProxyDrainLetsOpenConnectionsFinish(t *testing.T) {
 	w := newWorld(t)
 	w.origin(t, "origin.test", time.Now().Add(-time.Hour), time.Now().Add(24*time.Hour))
-	w.startProxy(t, "acme", func(string) string { return engine.ActionInspect })
+	w.startProxy(t, "acme", func(string) policy.Action { return policy.Inspect })
 	// An open tunnel through the proxy, mid-conversation.
 	conn, err := net.Dial("tcp", w.proxy.Addr())
 	if err != nil {
@@ -425,7 +426,7 @@ func TestProxyRelaysPlainHTTP(t *testing.T) {
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
 	w.origins["plain.test"] = ln.Addr().String()
-	w.startProxy(t, "acme", func(string) string { return engine.ActionInspect })
+	w.startProxy(t, "acme", func(string) policy.Action { return policy.Inspect })
 
 	proxyURL, _ := url.Parse("http://alice:secret@" + w.proxy.Addr())
 	c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{Proxy: http.ProxyURL(proxyURL)}}
@@ -450,7 +451,7 @@ func TestProxyPassesInvalidOriginOnUntrusted(t *testing.T) {
 	w := newWorld(t)
 	w.origin(t, "expired.test", time.Now().Add(-48*time.Hour), time.Now().Add(-24*time.Hour))
 	w.allowInvalid = true
-	w.startProxy(t, "acme", func(string) string { return engine.ActionInspect })
+	w.startProxy(t, "acme", func(string) policy.Action { return policy.Inspect })
 	// A client trusting the org's root must refuse: the failure is never
 	// hidden behind a trusted leaf.
 	if _, err := w.client().Get("https://expired.test/"); err == nil || !strings.Contains(err.Error(), "certificate") {
@@ -469,11 +470,11 @@ func TestProxyPassesInvalidOriginOnUntrusted(t *testing.T) {
 func TestProxyAppliesPolicyToTheSNI(t *testing.T) {
 	w := newWorld(t)
 	w.origin(t, "allowed.test", time.Now().Add(-time.Hour), time.Now().Add(24*time.Hour))
-	w.startProxy(t, "acme", func(host string) string {
+	w.startProxy(t, "acme", func(host string) policy.Action {
 		if host == "blocked.test" {
-			return engine.ActionBlock
+			return policy.Block
 		}
-		return engine.ActionInspect
+		return policy.Inspect
 	})
 	// CONNECT names an allowed host while the hello asks for a blocked one.
 	conn, err := net.Dial("tcp", w.proxy.Addr())

@@ -1,4 +1,4 @@
-package engine_test
+package terminate_test
 
 import (
 	"bufio"
@@ -126,7 +126,7 @@ func TestInteropGoGroups(t *testing.T) {
 			if info.HRR {
 				t.Errorf("unexpected HelloRetryRequest (client sent a share for the only group)")
 			}
-			resp, body := iopRoundTrip(t, c, bufio.NewReader(c), iopReq)
+			resp, body := tlstest.RoundTrip(t, c, bufio.NewReader(c), iopReq)
 			iopCheckResp(t, resp, body)
 		})
 	}
@@ -160,7 +160,7 @@ func TestInteropUTLSSuitesGroups(t *testing.T) {
 				if info.HRR || info.Group != uint16(g.id) || info.Suite != su.id || info.Version != tls.VersionTLS13 {
 					t.Errorf("ServerHello %+v, want group %#04x suite %#04x no HRR", info, uint16(g.id), su.id)
 				}
-				resp, body := iopRoundTrip(t, uc, bufio.NewReader(uc), iopReq)
+				resp, body := tlstest.RoundTrip(t, uc, bufio.NewReader(uc), iopReq)
 				iopCheckResp(t, resp, body)
 			})
 		}
@@ -200,7 +200,7 @@ func TestInteropHRR(t *testing.T) {
 			if info.Group != info.HRRGroup || info.Suite != su.id {
 				t.Errorf("final ServerHello %+v inconsistent with HRR", info)
 			}
-			resp, body := iopRoundTrip(t, uc, bufio.NewReader(uc), iopReq)
+			resp, body := tlstest.RoundTrip(t, uc, bufio.NewReader(uc), iopReq)
 			iopCheckResp(t, resp, body)
 		})
 	}
@@ -223,7 +223,7 @@ func TestInteropHRR(t *testing.T) {
 		default:
 			t.Errorf("unexpected negotiation %+v", info)
 		}
-		resp, body := iopRoundTrip(t, uc, bufio.NewReader(uc), iopReq)
+		resp, body := tlstest.RoundTrip(t, uc, bufio.NewReader(uc), iopReq)
 		iopCheckResp(t, resp, body)
 	})
 
@@ -241,7 +241,7 @@ func TestInteropHRR(t *testing.T) {
 		if uint16(c.ConnectionState().CurveID) != info.Group {
 			t.Errorf("CurveID %v != ServerHello group %#04x", c.ConnectionState().CurveID, info.Group)
 		}
-		resp, body := iopRoundTrip(t, c, bufio.NewReader(c), iopReq)
+		resp, body := tlstest.RoundTrip(t, c, bufio.NewReader(c), iopReq)
 		iopCheckResp(t, resp, body)
 	})
 }
@@ -278,7 +278,7 @@ func TestInteropUTLSPresets(t *testing.T) {
 			t.Logf("negotiated suite %#04x group %#04x hrr=%v", info.Suite, info.Group, info.HRR)
 			br := bufio.NewReader(uc)
 			for i := 0; i < 2; i++ {
-				resp, body := iopRoundTrip(t, uc, br, iopReq)
+				resp, body := tlstest.RoundTrip(t, uc, br, iopReq)
 				iopCheckResp(t, resp, body)
 			}
 		})
@@ -453,7 +453,7 @@ func TestInteropHTTP10(t *testing.T) {
 			c, rc := iopDialGo(t, s, cfg)
 			defer c.Close()
 			br := bufio.NewReader(c)
-			resp, body := iopRoundTrip(t, c, br, req)
+			resp, body := tlstest.RoundTrip(t, c, br, req)
 			iopCheckResp(t, resp, body)
 			iopExpectCloseNotifyEOF(t, c, br, rc, kl)
 		})
@@ -473,13 +473,13 @@ func TestInteropKeepAlive(t *testing.T) {
 		defer c.Close()
 		br := bufio.NewReader(c)
 		for i := 0; i < 3; i++ {
-			resp, body := iopRoundTrip(t, c, br, iopReq)
+			resp, body := tlstest.RoundTrip(t, c, br, iopReq)
 			iopCheckResp(t, resp, body)
 			if resp.Close {
 				t.Fatalf("request %d: server announced close on a keep-alive request", i)
 			}
 		}
-		resp, body := iopRoundTrip(t, c, br, iopReqClose)
+		resp, body := tlstest.RoundTrip(t, c, br, iopReqClose)
 		iopCheckResp(t, resp, body)
 		iopExpectCloseNotifyEOF(t, c, br, rc, kl)
 	})
@@ -493,7 +493,7 @@ func TestInteropKeepAlive(t *testing.T) {
 			t.Fatal(err)
 		}
 		for i := 0; i < 3; i++ {
-			resp, body := iopReadResponse(t, br)
+			resp, body := tlstest.ReadResponse(t, br)
 			iopCheckResp(t, resp, body)
 		}
 	})
@@ -509,9 +509,9 @@ func TestInteropKeepAlive(t *testing.T) {
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
-		resp, body := iopReadResponse(t, br)
+		resp, body := tlstest.ReadResponse(t, br)
 		iopCheckResp(t, resp, body)
-		resp, body = iopRoundTrip(t, c, br, iopReq)
+		resp, body = tlstest.RoundTrip(t, c, br, iopReq)
 		iopCheckResp(t, resp, body)
 	})
 }

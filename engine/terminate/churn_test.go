@@ -1,4 +1,4 @@
-package engine_test
+package terminate_test
 
 import (
 	"bufio"
@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lucid-edge/lucid/engine"
+	"github.com/lucid-edge/lucid/engine/terminate"
 	"github.com/lucid-edge/lucid/internal/clienthellos"
 )
 
@@ -27,7 +27,7 @@ func TestChurn(t *testing.T) {
 	if testing.Short() {
 		t.Skip("churn test skipped in -short mode")
 	}
-	s := iopStart(t, engine.TerminateConfig{Addr: "127.0.0.1:0", Loops: 2, HandshakeTimeout: 2 * time.Second})
+	s := iopStart(t, terminate.Config{Addr: "127.0.0.1:0", Loops: 2, HandshakeTimeout: 2 * time.Second})
 	hello := clienthellos.Record("1-go126.bin")
 	const total, workers = 2000, 32
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -148,7 +148,7 @@ func TestChurn(t *testing.T) {
 // reads the answers is disconnected once its unsent output passes the
 // bound, instead of growing the server's memory; other clients go on.
 func TestUnreadResponsesAreBounded(t *testing.T) {
-	srv := iopStart(t, engine.TerminateConfig{Logger: slog.New(slog.NewTextHandler(os.Stderr, nil))})
+	srv := iopStart(t, terminate.Config{Logger: slog.New(slog.NewTextHandler(os.Stderr, nil))})
 	conn, err := tls.Dial("tcp", srv.addr, srv.goConfig())
 	if err != nil {
 		t.Fatal(err)

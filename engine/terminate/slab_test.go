@@ -1,4 +1,4 @@
-package engine
+package terminate
 
 import (
 	"context"
@@ -15,12 +15,12 @@ import (
 func TestKeyMemoryBoundsConnections(t *testing.T) {
 	// Two 64 KiB pages: one for the loop's output buffer, one for 64 key
 	// blocks of 1 KiB.
-	srv, err := StartTerminate(TerminateConfig{Addr: "127.0.0.1:0", Loops: 1, KeyMemory: 128 << 10})
+	srv, err := Start(Config{Addr: "127.0.0.1:0", Loops: 1, KeyMemory: 128 << 10})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer srv.Stop(context.Background())
-	mem := srv.handler.loops.all[0].mem
+	mem := srv.handler.loops.All()[0].Mem
 	base := mem.Stats().InUse
 
 	leaf, _ := x509.ParseCertificate(srv.Certificate().Chain[0])

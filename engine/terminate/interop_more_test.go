@@ -1,36 +1,23 @@
-package engine_test
+package terminate_test
 
 import (
 	"bufio"
 	"context"
 	"crypto/tls"
 	"io"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
-)
 
-// needTool finds a command-line client or skips, except in CI, which must
-// have installed it.
-func needTool(t *testing.T, name string) string {
-	t.Helper()
-	bin, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is missing: .ci/run must install it", name)
-		}
-		t.Skipf("%s is not installed", name)
-	}
-	return bin
-}
+	"github.com/lucid-edge/lucid/internal/tlstest"
+)
 
 // TestInteropGnuTLS: gnutls-cli negotiates TLS 1.3 with the server and gets
 // the answer to a request.
 func TestInteropGnuTLS(t *testing.T) {
-	bin := needTool(t, "gnutls-cli")
+	bin := tlstest.NeedTool(t, "gnutls-cli")
 	s := iopStartDefault(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -50,7 +37,7 @@ func TestInteropGnuTLS(t *testing.T) {
 // before and after it are answered. Each step waits for the answer to the
 // one before, as a person typing would.
 func TestInteropOpenSSLKeyUpdate(t *testing.T) {
-	bin := needTool(t, "openssl")
+	bin := tlstest.NeedTool(t, "openssl")
 	s := iopStartDefault(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -96,7 +83,7 @@ func TestInteropResumption(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		resp, body := iopRoundTrip(t, c, bufio.NewReader(c), iopReq)
+		resp, body := tlstest.RoundTrip(t, c, bufio.NewReader(c), iopReq)
 		iopCheckResp(t, resp, body)
 		if got := c.ConnectionState().DidResume; got != wantResumed {
 			t.Fatalf("connection %d: resumed = %v, want %v", i, got, wantResumed)
@@ -104,7 +91,7 @@ func TestInteropResumption(t *testing.T) {
 		c.Close()
 	}
 
-	bin := needTool(t, "openssl")
+	bin := tlstest.NeedTool(t, "openssl")
 	sess := filepath.Join(t.TempDir(), "sess.pem")
 	for i, flag := range []string{"-sess_out", "-sess_in"} {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)

@@ -1,4 +1,4 @@
-package engine
+package terminate
 
 import (
 	"crypto/tls"
@@ -13,7 +13,7 @@ import (
 // intact until the rest arrives. gnet's Discard(0) drops everything; the
 // handler must never call it with zero.
 func TestRecordSplitAcrossReads(t *testing.T) {
-	srv, err := StartTerminate(TerminateConfig{Addr: "127.0.0.1:0", Loops: 1})
+	srv, err := Start(Config{Addr: "127.0.0.1:0", Loops: 1})
 	if err != nil {
 		t.Fatal(err)
 	}

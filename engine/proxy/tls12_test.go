@@ -1,4 +1,4 @@
-package engine_test
+package proxy_test
 
 import (
 	"bufio"
@@ -34,7 +34,8 @@ import (
 
 	"github.com/VictoriaMetrics/metrics"
 
-	"github.com/lucid-edge/lucid/engine"
+	"github.com/lucid-edge/lucid/engine/proxy"
+	"github.com/lucid-edge/lucid/internal/policy"
 	"github.com/lucid-edge/lucid/internal/tlstest"
 	"github.com/lucid-edge/lucid/tlsmitm"
 )
@@ -177,7 +178,7 @@ func (w *world) dial12(t *testing.T, host string) net.Conn {
 func TestProxyTLS12GoClient(t *testing.T) {
 	w := newWorld(t)
 	w.origin(t, "origin.test", time.Now().Add(-time.Hour), time.Now().Add(24*time.Hour))
-	w.startProxy(t, "acme", func(string) string { return engine.ActionInspect })
+	w.startProxy(t, "acme", func(string) policy.Action { return policy.Inspect })
 	for _, suite := range []uint16{
 		tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
 		tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
@@ -219,7 +220,7 @@ func TestProxyTLS12GoClient(t *testing.T) {
 			"GET /keep/1 HTTP/1.1\r\nHost: origin.test\r\n\r\n",
 			"GET /keep/2 HTTP/1.1\r\nHost: origin.test\r\nConnection: close\r\n\r\n",
 		} {
-			if resp, body := iopRoundTrip(t, tc, br, req); resp.StatusCode != 200 || body != "origin origin.test" {
+			if resp, body := tlstest.RoundTrip(t, tc, br, req); resp.StatusCode != 200 || body != "origin origin.test" {
 				t.Fatalf("request %d on one connection: %d %q", i+1, resp.StatusCode, body)
 			}
 		}
@@ -262,7 +263,7 @@ func TestProxyTLS12RSALeaf(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.legacyOrigin(t, "rsa.test", rsaKey, nil)
-	w.startProxy(t, "acme", func(string) string { return engine.ActionInspect })
+	w.startProxy(t, "acme", func(string) policy.Action { return policy.Inspect })
 	wantRSALeaf := func(t *testing.T, chain []*x509.Certificate) {
 		t.Helper()
 		if _, ok := chain[0].PublicKey.(*rsa.PublicKey); !ok || chain[0].Subject.CommonName != "rsa.test" ||
@@ -287,7 +288,7 @@ func TestProxyTLS12RSALeaf(t *testing.T) {
 	})
 
 	t.Run("RSA signature algorithms only", func(t *testing.T) {
-		bin := needTool(t, "openssl")
+		bin := tlstest.NeedTool(t, "openssl")
 		for _, sigalgs := range []string{"RSA-PSS+SHA256:rsa_pss_pss_sha256", "RSA+SHA256:RSA+SHA384"} {
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 			defer cancel()
@@ -307,10 +308,10 @@ func TestProxyTLS12RSALeaf(t *testing.T) {
 
 // TestProxyTLS12OpenSSL: openssl s_client -tls1_2 through the proxy.
 func TestProxyTLS12OpenSSL(t *testing.T) {
-	bin := needTool(t, "openssl")
+	bin := tlstest.NeedTool(t, "openssl")
 	w := newWorld(t)
 	w.origin(t, "origin.test", time.Now().Add(-time.Hour), time.Now().Add(24*time.Hour))
-	w.startProxy(t, "acme", func(string) string { return engine.ActionInspect })
+	w.startProxy(t, "acme", func(string) policy.Action { return policy.Inspect })
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, "s_client", "-tls1_2", "-proxy", w.proxy.Addr(), "-connect", "origin.test:443",
@@ -329,10 +330,10 @@ func TestProxyTLS12OpenSSL(t *testing.T) {
 // TestProxyTLS12Curl: curl --tls-max 1.2 through the proxy, two requests
 // on one connection.
 func TestProxyTLS12Curl(t *testing.T) {
-	bin := needTool(t, "curl")
+	bin := tlstest.NeedTool(t, "curl")
 	w := newWorld(t)
 	w.origin(t, "origin.test", time.Now().Add(-time.Hour), time.Now().Add(24*time.Hour))
-	w.startProxy(t, "acme", func(string) string { return engine.ActionInspect })
+	w.startProxy(t, "acme", func(string) policy.Action { return policy.Inspect })
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, "-sS", "--max-time", "15", "--tlsv1.2", "--tls-max", "1.2", "--cacert", w.rootPEM(t),
@@ -354,7 +355,7 @@ func TestProxyTLS12BlockedPath(t *testing.T) {
 	w.blockPath = func(org, host, path string) (string, bool) {
 		return "paths[0]", strings.HasPrefix(path, "/admin")
 	}
-	w.startProxy(t, "acme", func(string) string { return engine.ActionInspect })
+	w.startProxy(t, "acme", func(string) policy.Action { return policy.Inspect })
 	resp, body := get(t, w.client12(), "https://origin.test/admin/users")
 	if resp.StatusCode != 403 || !strings.Contains(body, "paths[0]") || resp.TLS.Version != tls.VersionTLS12 {
 		t.Fatalf("blocked path over TLS 1.2: %d %q (version %x)", resp.StatusCode, body, resp.TLS.Version)
@@ -369,7 +370,7 @@ func TestProxyTLS12BlockedPath(t *testing.T) {
 func TestProxyTLS12OriginDownGets502(t *testing.T) {
 	w := newWorld(t)
 	w.origins["down.test"] = "127.0.0.1:1"
-	w.startProxy(t, "acme", func(string) string { return engine.ActionInspect })
+	w.startProxy(t, "acme", func(string) policy.Action { return policy.Inspect })
 	resp, body := get(t, w.client12(), "https://down.test/page")
 	if resp.StatusCode != 502 || !strings.Contains(body, "unreachable") || resp.TLS.Version != tls.VersionTLS12 {
 		t.Fatalf("origin down over TLS 1.2: %d %q (version %x)", resp.StatusCode, body, resp.TLS.Version)
@@ -383,7 +384,7 @@ func TestProxyTLS12OriginDownGets502(t *testing.T) {
 func TestProxyTLS12NoEMSRefused(t *testing.T) {
 	w := newWorld(t)
 	w.origin(t, "origin.test", time.Now().Add(-time.Hour), time.Now().Add(24*time.Hour))
-	w.startProxy(t, "acme", func(string) string { return engine.ActionInspect })
+	w.startProxy(t, "acme", func(string) policy.Action { return policy.Inspect })
 	ch := tlstest.ParseClientHelloRecord(t, tlstest.CaptureClientHello(t, &tls.Config{ServerName: "origin.test", MaxVersion: tls.VersionTLS12}))
 	ch.Without(t, 0x0017)
 	conn := w.dial12(t, "origin.test")
@@ -414,7 +415,7 @@ func TestProxyTLS12LargeTransfers(t *testing.T) {
 			time.Sleep(10 * time.Millisecond)
 		}
 	})
-	w.startProxy(t, "acme", func(string) string { return engine.ActionInspect })
+	w.startProxy(t, "acme", func(string) policy.Action { return policy.Inspect })
 
 	t.Run("download", func(t *testing.T) {
 		// A small receive window: the client's kernel cannot absorb the
@@ -474,14 +475,14 @@ func TestProxyTLS12SNIPolicy(t *testing.T) {
 	w := newWorld(t)
 	w.origin(t, "bank.test", time.Now().Add(-time.Hour), time.Now().Add(24*time.Hour))
 	w.origins["allowed.test"] = w.origins["bank.test"]
-	w.startProxy(t, "acme", func(host string) string {
+	w.startProxy(t, "acme", func(host string) policy.Action {
 		switch host {
 		case "blocked.test":
-			return engine.ActionBlock
+			return policy.Block
 		case "bank.test":
-			return engine.ActionBypass
+			return policy.Bypass
 		}
-		return engine.ActionInspect
+		return policy.Inspect
 	})
 	roots := x509.NewCertPool()
 	roots.AddCert(w.ca.Root())
@@ -494,7 +495,7 @@ func TestProxyTLS12SNIPolicy(t *testing.T) {
 	originRoots := x509.NewCertPool()
 	originRoots.AddCert(w.originCA)
 	tc = tls.Client(w.dial12(t, "allowed.test"), &tls.Config{ServerName: "bank.test", RootCAs: originRoots, MaxVersion: tls.VersionTLS12})
-	resp, body := iopRoundTrip(t, tc, bufio.NewReader(tc), "GET /bypassed HTTP/1.1\r\nHost: bank.test\r\nConnection: close\r\n\r\n")
+	resp, body := tlstest.RoundTrip(t, tc, bufio.NewReader(tc), "GET /bypassed HTTP/1.1\r\nHost: bank.test\r\nConnection: close\r\n\r\n")
 	st := tc.ConnectionState()
 	if resp.StatusCode != 200 || body != "origin bank.test" || st.Version != tls.VersionTLS12 ||
 		st.PeerCertificates[0].Issuer.CommonName != "Public Web Root" {
@@ -511,11 +512,11 @@ func TestProxyTLS12WithoutKey(t *testing.T) { checkNoKeyModes(t, tls.VersionTLS1
 func TestProxyTLS12HandshakeTimeout(t *testing.T) {
 	w := newWorld(t)
 	w.origin(t, "origin.test", time.Now().Add(-time.Hour), time.Now().Add(24*time.Hour))
-	p, err := engine.StartProxy(engine.ProxyConfig{
+	p, err := proxy.Start(proxy.Config{
 		Addr: "127.0.0.1:0", Loops: 1, DefaultOrg: "acme", HandshakeTimeout: time.Second,
-		Decide: func(string, string, int) engine.Decision { return engine.Decision{Action: engine.ActionInspect} },
+		Decide: func(string, string, int) policy.Decision { return policy.Decision{Action: policy.Inspect} },
 		Keys:   w.keys,
-		NoKey:  func(error) (string, bool) { return "", false },
+		NoKey:  func(error) (policy.FailMode, bool) { return 0, false },
 		Resolve: func(host string, port int) string {
 			return w.origins["origin.test"]
 		},
@@ -544,40 +545,6 @@ func TestProxyTLS12HandshakeTimeout(t *testing.T) {
 	}
 }
 
-// TestTerminateTLS12RSA: `edge terminate` with an RSA certificate serves
-// TLS 1.2 clients with the ECDHE-RSA suites.
-func TestTerminateTLS12RSA(t *testing.T) {
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "localhost"}, DNSNames: []string{"localhost"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := iopStart(t, engine.TerminateConfig{Certificate: &tlsmitm.Certificate{Chain: [][]byte{der}, PrivateKey: key}})
-	for _, suite := range []uint16{
-		tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
-		tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
-		tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
-	} {
-		t.Run(tls.CipherSuiteName(suite), func(t *testing.T) {
-			c, _ := iopDialGo(t, s, tls12Config(s, suite))
-			defer c.Close()
-			if st := c.ConnectionState(); st.Version != tls.VersionTLS12 || st.CipherSuite != suite {
-				t.Fatalf("negotiated version %x suite %x", st.Version, st.CipherSuite)
-			}
-			resp, body := iopRoundTrip(t, c, bufio.NewReader(c), iopReqClose)
-			iopCheckResp(t, resp, body)
-		})
-	}
-	t.Run("ecdsa suites refused", func(t *testing.T) {
-		c := tls.Client(iopDialTCP(t, s), tls12Config(s, tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256))
-		if err := c.Handshake(); err == nil {
-			t.Fatal("an ECDSA suite was negotiated with an RSA certificate")
-		}
-	})
-	iopCheckGood(t, s) // TLS 1.3 with the RSA certificate too
+func tls12Handoffs() uint64 {
+	return metrics.GetOrCreateCounter("lucid_tls12_handoffs_total").Get()
 }
