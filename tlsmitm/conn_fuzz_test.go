@@ -1,176 +1,51 @@
-package fuzz
+package tlsmitm
 
 import (
 	"bytes"
 	"errors"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
-	"reflect"
 	"testing"
 	"testing/cryptotest"
-	"unsafe"
 
+	"github.com/lucid-edge/lucid/internal/clienthellos"
 	"github.com/lucid-edge/lucid/internal/selfsigned"
-	"github.com/lucid-edge/lucid/tlsmitm"
 )
 
-// clientHelloRecords returns the captured ClientHello records of
-// testdata/clienthellos, each a whole TLS record (5-byte header included).
-func clientHelloRecords(f *testing.F) [][]byte {
-	f.Helper()
-	files, err := filepath.Glob(filepath.Join("testdata", "clienthellos", "*.bin"))
-	if err != nil {
-		f.Fatal(err)
-	}
-	if len(files) == 0 {
-		f.Fatal("no seed ClientHellos in testdata/clienthellos")
-	}
-	var recs [][]byte
-	for _, name := range files {
-		b, err := os.ReadFile(name)
-		if err != nil {
-			f.Fatal(err)
-		}
-		if len(b) < 5+4 || b[0] != 0x16 || int(b[3])<<8|int(b[4]) != len(b)-5 {
-			f.Fatalf("%s is not one handshake record", name)
-		}
-		recs = append(recs, b)
-	}
-	return recs
-}
-
-// within reports whether sub lies inside the memory of whole.
-func within(sub, whole []byte) bool {
-	if len(sub) == 0 {
-		return true
-	}
-	if len(whole) == 0 {
-		return false
-	}
-	s := uintptr(unsafe.Pointer(unsafe.SliceData(sub)))
-	w := uintptr(unsafe.Pointer(unsafe.SliceData(whole)))
-	return s >= w && s+uintptr(len(sub)) <= w+uintptr(len(whole))
-}
-
-func FuzzClientHello(f *testing.F) {
-	for _, rec := range clientHelloRecords(f) {
-		msg := rec[5:]
-		f.Add(msg)
-		// Truncations: inside the header, the fixed fields, the
-		// extensions, and one byte short of the end.
-		for _, n := range []int{1, 4, 40, len(msg) / 2, len(msg) - 1} {
-			f.Add(msg[:n])
-		}
-	}
-	f.Fuzz(func(t *testing.T, data []byte) {
-		orig := bytes.Clone(data)
-		ch, err := tlsmitm.ParseClientHello(data)
-		if !bytes.Equal(data, orig) {
-			t.Fatal("ParseClientHello modified its input")
-		}
-		if (ch == nil) == (err == nil) {
-			t.Fatalf("ParseClientHello returned hello %v and error %v", ch != nil, err)
-		}
-		ch2, err2 := tlsmitm.ParseClientHello(data)
-		if !reflect.DeepEqual(err, err2) {
-			t.Fatalf("second parse: error %v, first %v", err2, err)
-		}
-		if err != nil {
-			var ae *tlsmitm.AlertError
-			if !errors.As(err, &ae) {
-				t.Fatalf("parse error %T is not an *AlertError", err)
-			}
-			return
-		}
-		if !reflect.DeepEqual(ch, ch2) {
-			t.Fatal("parsing the same bytes twice gave different hellos")
-		}
-		if unsafe.SliceData(ch.Raw) != unsafe.SliceData(data) || len(ch.Raw) != len(data) {
-			t.Fatal("Raw is not the input")
-		}
-		if len(ch.Random) != 32 {
-			t.Fatalf("Random has %d bytes", len(ch.Random))
-		}
-		if len(ch.SessionID) > 32 {
-			t.Fatalf("SessionID has %d bytes", len(ch.SessionID))
-		}
-		if len(ch.CipherSuites) == 0 || len(ch.CompressionMethods) == 0 {
-			t.Fatal("hello without cipher suites or compression methods")
-		}
-		fields := map[string][]byte{
-			"Random":             ch.Random,
-			"SessionID":          ch.SessionID,
-			"CompressionMethods": ch.CompressionMethods,
-			"PSKModes":           ch.PSKModes,
-		}
-		for i, ks := range ch.KeyShares {
-			if len(ks.Data) == 0 {
-				t.Fatalf("KeyShares[%d] is empty", i)
-			}
-			fields["KeyShares.Data"+string(rune('0'+i%10))] = ks.Data
-		}
-		for name, b := range fields {
-			if !within(b, data) {
-				t.Fatalf("%s does not lie within the input", name)
-			}
-		}
-		if ch.ServerName != "" && !bytes.Contains(data, []byte(ch.ServerName)) {
-			t.Fatalf("ServerName %q is not in the input", ch.ServerName)
-		}
-		for _, p := range ch.ALPNProtocols {
-			if p == "" || !bytes.Contains(data, []byte(p)) {
-				t.Fatalf("ALPN protocol %q is not in the input", p)
-			}
-		}
-		if len(ch.KeyShares) > 0 && !ch.KeyShareSent {
-			t.Fatal("key shares without KeyShareSent")
-		}
-		if ch.RecordSizeLimit != 0 && ch.RecordSizeLimit < 64 {
-			t.Fatalf("RecordSizeLimit %d accepted", ch.RecordSizeLimit)
-		}
-	})
-}
-
 // fuzzCert is one static ECDSA P-256 certificate per process.
-var fuzzCert = func() *tlsmitm.Certificate {
+var fuzzCert = func() *Certificate {
 	der, key, err := selfsigned.ECDSA(selfsigned.Hosts)
 	if err != nil {
 		panic(err)
 	}
-	return &tlsmitm.Certificate{Chain: [][]byte{der}, PrivateKey: key}
+	return &Certificate{Chain: [][]byte{der}, PrivateKey: key}
 }()
 
 // fuzzConfig builds the server configuration a fuzz input selects with
 // mode, so that HelloRetryRequest, ALPN refusal and every suite are reached.
-func fuzzConfig(mode uint8) *tlsmitm.Config {
-	cfg := &tlsmitm.Config{
-		GetCertificate: func(*tlsmitm.ClientHello) (*tlsmitm.Certificate, error) { return fuzzCert, nil },
+func fuzzConfig(mode uint8) *Config {
+	cfg := &Config{
+		GetCertificate: func(*ClientHello) (*Certificate, error) { return fuzzCert, nil },
 		NextProtos:     []string{"h2", "http/1.1"},
 		// A seeded stream makes every run of one input identical.
 		Rand: rand.NewChaCha8([32]byte{'l', 'u', 'c', 'i', 'd'}),
 	}
 	switch mode & 3 {
 	case 1: // no seed hello carries a P-384 share: HelloRetryRequest
-		cfg.Groups = []tlsmitm.Group{tlsmitm.GroupP384}
+		cfg.Groups = []Group{GroupP384}
 	case 2:
-		cfg.Groups = []tlsmitm.Group{tlsmitm.GroupP256, tlsmitm.GroupX25519MLKEM768}
+		cfg.Groups = []Group{GroupP256, GroupX25519MLKEM768}
 	case 3:
-		cfg.Groups = []tlsmitm.Group{tlsmitm.GroupX25519}
+		cfg.Groups = []Group{GroupX25519}
 	}
 	switch mode >> 2 & 3 {
 	case 1:
-		cfg.CipherSuites = []uint16{tlsmitm.TLS_CHACHA20_POLY1305_SHA256}
+		cfg.CipherSuites = []uint16{TLS_CHACHA20_POLY1305_SHA256}
 	case 2:
-		cfg.CipherSuites = []uint16{tlsmitm.TLS_AES_256_GCM_SHA384}
+		cfg.CipherSuites = []uint16{TLS_AES_256_GCM_SHA384}
 	case 3:
 		cfg.NextProtos = []string{"h3"} // shares nothing with the seeds
 	}
 	return cfg
-}
-
-func record(typ byte, body ...byte) []byte {
-	return append([]byte{typ, 3, 3, byte(len(body) >> 8), byte(len(body))}, body...)
 }
 
 func cat(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
@@ -182,7 +57,9 @@ func FuzzRecordLayer(f *testing.F) {
 	fatal := record(0x15, 2, 40)
 	garbage := []byte("\x17\x03\x03\x00\x20GET / HTTP/1.1\r\nHost: lucid\r\n\r\n")
 	encrypted := record(0x17, bytes.Repeat([]byte{0xa5}, 40)...)
-	for i, rec := range clientHelloRecords(f) {
+	hellos := clienthellos.All()
+	for i, h := range hellos {
+		rec := h.Record
 		mode := uint8(i)
 		f.Add(rec, uint16(0), mode)
 		f.Add(rec, uint16(len(rec)/2), uint8(1)) // HelloRetryRequest
@@ -197,11 +74,8 @@ func FuzzRecordLayer(f *testing.F) {
 		f.Add(cat(record(0x16, msg[:100]...), record(0x16, msg[100:]...)), uint16(103), mode)
 	}
 	// HelloRetryRequest for P-384, then a second hello with that share.
-	p384, err := os.ReadFile(filepath.Join("testdata", "extra", "go126-p384.bin"))
-	if err != nil {
-		f.Fatal(err)
-	}
-	first := clientHelloRecords(f)[0]
+	p384 := clienthellos.Record("extra-go126-p384.bin")
+	first := hellos[0].Record
 	f.Add(p384, uint16(0), uint8(0))
 	f.Add(cat(first, p384), uint16(0), uint8(1))
 	f.Add(cat(first, ccs, p384), uint16(len(first)+6), uint8(1))
@@ -221,7 +95,7 @@ func FuzzRecordLayer(f *testing.F) {
 		// randomness too so a crasher replays byte for byte.
 		cryptotest.SetGlobalRandom(t, 1)
 		buf := bytes.Clone(input) // Process decrypts in place
-		c := tlsmitm.NewServer(fuzzConfig(mode))
+		c := NewServer(fuzzConfig(mode))
 		k := int(split) % (len(buf) + 1)
 
 		var out []byte
@@ -243,8 +117,8 @@ func FuzzRecordLayer(f *testing.F) {
 					ferr = err
 					break
 				}
-				if res.Event == tlsmitm.EventNeedMore || res.Event == tlsmitm.EventPending {
-					if res.Event == tlsmitm.EventNeedMore && len(in) >= 5 &&
+				if res.Event == EventNeedMore || res.Event == EventPending {
+					if res.Event == EventNeedMore && len(in) >= 5 &&
 						len(in) >= 5+(int(in[3])<<8|int(in[4])) {
 						t.Fatalf("need-more with a complete %d-byte record left", len(in))
 					}
@@ -253,7 +127,7 @@ func FuzzRecordLayer(f *testing.F) {
 				if res.Consumed == 0 {
 					t.Fatalf("event %v without consuming anything", res.Event)
 				}
-				if res.Event == tlsmitm.EventData && !within(res.Data, buf) {
+				if res.Event == EventData && !within(res.Data, buf) {
 					t.Fatal("Data does not alias the input")
 				}
 			}
@@ -269,7 +143,7 @@ func FuzzRecordLayer(f *testing.F) {
 			if err != ferr {
 				t.Fatalf("Process after %v returned %v", ferr, err)
 			}
-			if res.Consumed != 0 || len(res.Out) != 0 || res.Event != tlsmitm.EventNeedMore {
+			if res.Consumed != 0 || len(res.Out) != 0 || res.Event != EventNeedMore {
 				t.Fatalf("Process after an error consumed %d, wrote %d bytes, event %v", res.Consumed, len(res.Out), res.Event)
 			}
 		}
@@ -305,8 +179,8 @@ func checkOutput(t *testing.T, out []byte, err error) {
 		}
 		last, rest = rest[:5+n], rest[5+n:]
 	}
-	var ae *tlsmitm.AlertError
-	var pe *tlsmitm.PeerAlertError
+	var ae *AlertError
+	var pe *PeerAlertError
 	switch {
 	case err == nil:
 	case errors.As(err, &ae):
