@@ -2,162 +2,239 @@ package tlsmitm
 
 import (
 	"bytes"
+	"crypto/tls"
 	"errors"
-	"math/rand/v2"
 	"testing"
 	"testing/cryptotest"
 
 	"github.com/lucid-edge/lucid/internal/clienthellos"
-	"github.com/lucid-edge/lucid/internal/selfsigned"
+	"github.com/lucid-edge/lucid/internal/secmem"
 )
-
-// fuzzCert is one static ECDSA P-256 certificate per process.
-var fuzzCert = func() *Certificate {
-	der, key, err := selfsigned.ECDSA(selfsigned.Hosts)
-	if err != nil {
-		panic(err)
-	}
-	return &Certificate{Chain: [][]byte{der}, PrivateKey: key}
-}()
-
-// fuzzConfig builds the server configuration a fuzz input selects with
-// mode, so that HelloRetryRequest, ALPN refusal and every suite are reached.
-func fuzzConfig(mode uint8) *Config {
-	cfg := &Config{
-		GetCertificate: func(*ClientHello) (*Certificate, error) { return fuzzCert, nil },
-		NextProtos:     []string{"h2", "http/1.1"},
-		// A seeded stream makes every run of one input identical.
-		Rand: rand.NewChaCha8([32]byte{'l', 'u', 'c', 'i', 'd'}),
-	}
-	switch mode & 3 {
-	case 1: // no seed hello carries a P-384 share: HelloRetryRequest
-		cfg.Groups = []Group{GroupP384}
-	case 2:
-		cfg.Groups = []Group{GroupP256, GroupX25519MLKEM768}
-	case 3:
-		cfg.Groups = []Group{GroupX25519}
-	}
-	switch mode >> 2 & 3 {
-	case 1:
-		cfg.CipherSuites = []uint16{TLS_CHACHA20_POLY1305_SHA256}
-	case 2:
-		cfg.CipherSuites = []uint16{TLS_AES_256_GCM_SHA384}
-	case 3:
-		cfg.NextProtos = []string{"h3"} // shares nothing with the seeds
-	}
-	return cfg
-}
 
 func cat(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
 
-func FuzzRecordLayer(f *testing.F) {
-	ccs := record(0x14, 1)
-	closeNotify := record(0x15, 1, 0)
-	userCanceled := record(0x15, 1, 90)
-	fatal := record(0x15, 2, 40)
+// FuzzServer runs the server on arbitrary client bytes, split at a fuzzed
+// point, in the modes edge terminate and the proxy run it in: prefs picks
+// groups, suites and ALPN, server the server and the proxy's answer to a
+// parked hello (the mode constants). Whatever the bytes, the server must
+// not panic; it consumes only whole records, answers with whole bounded
+// records, decrypts in place, ends every failure with its alert, stays
+// failed after one, hands a TLS 1.2 hello off untouched, and gives every
+// byte of key memory back on Release.
+func FuzzServer(f *testing.F) {
+	mem, err := secmem.NewArena(secmem.Config{Size: 64 << 10, Lock: true})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { mem.Close() })
+
+	ccs := record(recordChangeCipherSpec, 1)
+	closeNotify := record(recordAlert, 1, 0)
+	userCanceled := record(recordAlert, 1, 90)
+	fatal := record(recordAlert, 2, 40)
 	garbage := []byte("\x17\x03\x03\x00\x20GET / HTTP/1.1\r\nHost: lucid\r\n\r\n")
-	encrypted := record(0x17, bytes.Repeat([]byte{0xa5}, 40)...)
+	encrypted := record(recordApplicationData, bytes.Repeat([]byte{0xa5}, 40)...)
+	// Each captured hello runs in both servers; its variants go through
+	// the other modes in turn.
+	servers := []uint8{
+		modeProxy,
+		modeProxy | modeLeaf | modeALPNHTTP11,
+		modeNoTickets,
+		modeProxy | modeRefuse | modeALPNNone,
+		modeProxy | modeMintFailed | modeALPNForeign,
+		modeProxy | modeNoTickets | modeOtherOrg,
+		0,
+	}
 	hellos := clienthellos.All()
 	for i, h := range hellos {
 		rec := h.Record
-		mode := uint8(i)
-		f.Add(rec, uint16(0), mode)
-		f.Add(rec, uint16(len(rec)/2), uint8(1)) // HelloRetryRequest
-		f.Add(cat(rec, garbage), uint16(7), mode)
-		f.Add(cat(rec, ccs, encrypted), uint16(len(rec)+3), mode)
-		f.Add(cat(rec, ccs, ccs), uint16(0), mode)
-		f.Add(cat(rec, fatal), uint16(len(rec)), mode)
-		f.Add(cat(rec, closeNotify, encrypted), uint16(len(rec)+1), mode)
-		f.Add(cat(rec, ccs, rec), uint16(0), uint8(1)) // a second hello after HRR
+		prefs := uint8(i)
+		server := servers[i%len(servers)]
+		f.Add(rec, uint16(0), prefs, uint8(0))
+		f.Add(rec, uint16(0), prefs, modeProxy)
+		f.Add(rec, uint16(len(rec)/2), uint8(1), server) // HelloRetryRequest
+		f.Add(cat(rec, garbage), uint16(7), prefs, server)
+		f.Add(cat(rec, ccs, encrypted), uint16(len(rec)+3), prefs, server)
+		f.Add(cat(rec, ccs, ccs), uint16(0), prefs, server)
+		f.Add(cat(rec, fatal), uint16(len(rec)), prefs, server)
+		f.Add(cat(rec, closeNotify, encrypted), uint16(len(rec)+1), prefs, server)
+		f.Add(cat(rec, ccs, rec), uint16(0), uint8(1), server) // a second hello after HRR
 		// The hello split over two handshake records.
-		msg := rec[5:]
-		f.Add(cat(record(0x16, msg[:100]...), record(0x16, msg[100:]...)), uint16(103), mode)
+		f.Add(fragment(h.Message(), 100), uint16(103), prefs, server)
 	}
+
 	// HelloRetryRequest for P-384, then a second hello with that share.
 	p384 := clienthellos.Record("extra-go126-p384.bin")
 	first := hellos[0].Record
-	f.Add(p384, uint16(0), uint8(0))
-	f.Add(cat(first, p384), uint16(0), uint8(1))
-	f.Add(cat(first, ccs, p384), uint16(len(first)+6), uint8(1))
-	f.Add(cat(first, ccs, p384, encrypted), uint16(0), uint8(1))
-	f.Add(ccs, uint16(0), uint8(0))
-	f.Add(closeNotify, uint16(3), uint8(0))
-	f.Add(userCanceled, uint16(0), uint8(0))
-	f.Add(fatal, uint16(0), uint8(0))
-	f.Add([]byte{0x16, 3, 3, 0x40, 0x01}, uint16(0), uint8(0)) // 2^14+1 plaintext
-	f.Add([]byte{0x17, 3, 3, 0x41, 0x01}, uint16(2), uint8(0)) // 2^14+257 ciphertext
-	f.Add([]byte{0x18, 3, 3, 0, 0}, uint16(0), uint8(0))       // unknown type
-	f.Add(record(0x16), uint16(0), uint8(0))                   // empty handshake record
-	f.Add(record(0x16, 1, 0x01, 0, 0), uint16(0), uint8(0))    // a 64 KiB message header
+	for _, server := range []uint8{0, modeProxy} {
+		f.Add(p384, uint16(0), uint8(0), server)
+		f.Add(cat(first, p384), uint16(0), uint8(1), server)
+		f.Add(cat(first, ccs, p384), uint16(len(first)+6), uint8(1), server)
+		f.Add(cat(first, ccs, p384, encrypted), uint16(0), uint8(1), server)
+	}
 
-	f.Fuzz(func(t *testing.T, input []byte, split uint16, mode uint8) {
+	// Hellos that offer a ticket the servers issued: edge terminate's
+	// resumes at once, the proxy's parks as resumable.
+	resumeTerminate := goResumptionHello(f, fuzzServerConfig(0, 0, mem), "", nil)
+	f.Add(resumeTerminate, uint16(0), uint8(0), uint8(0))
+	f.Add(resumeTerminate, uint16(len(resumeTerminate)/2), uint8(0), uint8(0))
+	f.Add(cat(resumeTerminate, ccs, encrypted), uint16(0), uint8(0), uint8(0))
+	f.Add(resumeTerminate, uint16(0), uint8(0), modeProxy) // no organisation's ticket
+	resumeProxy := goResumptionHello(f, fuzzServerConfig(0, modeProxy, mem), fuzzOrg(modeProxy),
+		func(c *Conn, out []byte) ([]byte, error) {
+			_ = c.SetNegotiatedProtocol("h2") // modeALPNFirst
+			return c.SetCertificate(testCert, out)
+		})
+	for _, server := range []uint8{
+		modeProxy, modeProxy | modeLeaf, modeProxy | modeRefuse, modeProxy | modeMintFailed | modeALPNNone,
+		modeProxy | modeOtherOrg, modeProxy | modeNoTickets, 0,
+	} {
+		f.Add(resumeProxy, uint16(0), uint8(0), server)
+	}
+	f.Add(cat(resumeProxy, ccs, encrypted), uint16(len(resumeProxy)+3), uint8(0), modeProxy)
+	f.Add(resumeProxy, uint16(0), uint8(8), modeProxy) // a SHA-384 suite: the SHA-256 ticket does not apply
+
+	// A TLS 1.2 hello: both servers hand it off to crypto/tls.
+	hello12 := goHelloRecord(f, tls.VersionTLS12, tls.VersionTLS12)
+	f.Add(hello12, uint16(0), uint8(0), uint8(0))
+	f.Add(hello12, uint16(3), uint8(0), modeProxy)
+	f.Add(fragment(hello12[recordHeaderLen:], 60), uint16(70), uint8(0), modeProxy)
+	f.Add(cat(hello12, ccs), uint16(0), uint8(0), uint8(0))
+
+	f.Add(ccs, uint16(0), uint8(0), uint8(0))
+	f.Add(closeNotify, uint16(3), uint8(0), modeProxy)
+	f.Add(userCanceled, uint16(0), uint8(0), uint8(0))
+	f.Add(fatal, uint16(0), uint8(0), modeProxy)
+	f.Add([]byte{0x16, 3, 3, 0x40, 0x01}, uint16(0), uint8(0), uint8(0))         // 2^14+1 plaintext
+	f.Add([]byte{0x17, 3, 3, 0x41, 0x01}, uint16(2), uint8(0), modeProxy)        // 2^14+257 ciphertext
+	f.Add([]byte{0x18, 3, 3, 0, 0}, uint16(0), uint8(0), uint8(0))               // unknown type
+	f.Add(record(recordHandshake), uint16(0), uint8(0), modeProxy)               // empty handshake record
+	f.Add(record(recordHandshake, 1, 0x01, 0, 0), uint16(0), uint8(0), uint8(0)) // a 64 KiB message header
+
+	f.Fuzz(func(t *testing.T, input []byte, split uint16, prefs, server uint8) {
 		// crypto/ecdsa and crypto/ecdh ignore Config.Rand; pin their
 		// randomness too so a crasher replays byte for byte.
 		cryptotest.SetGlobalRandom(t, 1)
+		inUse := mem.Stats().InUse
 		buf := bytes.Clone(input) // Process decrypts in place
-		c := NewServer(fuzzConfig(mode))
-		k := int(split) % (len(buf) + 1)
-
-		var out []byte
-		var ferr error
-		in := buf[:k]
-		for pass := 0; pass < 2 && ferr == nil; pass++ {
-			if pass == 1 {
-				in = buf[k-len(in):] // everything not consumed yet
-			}
-			for {
-				res, err := c.Process(in, out[:0])
-				if res.Consumed < 0 || res.Consumed > len(in) {
-					t.Fatalf("consumed %d of %d bytes", res.Consumed, len(in))
-				}
-				out = res.Out
-				checkOutput(t, out, err)
-				in = in[res.Consumed:]
-				if err != nil {
-					ferr = err
-					break
-				}
-				if res.Event == EventNeedMore || res.Event == EventPending {
-					if res.Event == EventNeedMore && len(in) >= 5 &&
-						len(in) >= 5+(int(in[3])<<8|int(in[4])) {
-						t.Fatalf("need-more with a complete %d-byte record left", len(in))
-					}
-					break
-				}
-				if res.Consumed == 0 {
-					t.Fatalf("event %v without consuming anything", res.Event)
-				}
-				if res.Event == EventData && !within(res.Data, buf) {
-					t.Fatal("Data does not alias the input")
-				}
-			}
+		c := NewServer(fuzzServerConfig(prefs, server, mem))
+		if server&modeProxy != 0 {
+			// A session resumes only within its organisation.
+			c.SetSessionContext([]byte(fuzzOrg(server)))
 		}
+		rest, out, err := serveFuzzInput(t, c, server, buf, int(split)%(len(buf)+1))
 		_ = c.State()
-		if ferr == nil {
-			c.Release()
-			return
-		}
-		// A failed connection stays failed and takes nothing more.
-		for _, again := range [][]byte{in, buf, nil} {
-			res, err := c.Process(again, out[:0])
-			if err != ferr {
-				t.Fatalf("Process after %v returned %v", ferr, err)
-			}
-			if res.Consumed != 0 || len(res.Out) != 0 || res.Event != EventNeedMore {
-				t.Fatalf("Process after an error consumed %d, wrote %d bytes, event %v", res.Consumed, len(res.Out), res.Event)
-			}
-		}
-		if o, err := c.Seal(nil, []byte("x")); err != ferr || len(o) != 0 {
-			t.Fatalf("Seal after an error: %d bytes, %v", len(o), err)
-		}
-		if o := c.CloseNotify(nil); len(o) != 0 {
-			t.Fatalf("CloseNotify after an error wrote %d bytes", len(o))
-		}
-		if _, err := c.SetCertificate(fuzzCert, nil); err != ferr {
-			t.Fatalf("SetCertificate after an error: %v", err)
+		if err != nil {
+			checkStaysFailed(t, c, err, [][]byte{rest, buf, nil}, out)
 		}
 		c.Release()
+		if got := mem.Stats().InUse; got != inUse {
+			t.Fatalf("%d bytes of key memory in use after Release, %d before the connection", got, inUse)
+		}
 	})
+}
+
+// serveFuzzInput runs c on buf as a server's event loop would: the first k
+// bytes, then the rest, each Process call's output checked, a park answered
+// as the proxy does, a TLS 1.2 hand-off the end. It returns the input not
+// consumed, the last output and the error that ended the connection.
+func serveFuzzInput(t *testing.T, c *Conn, server uint8, buf []byte, k int) (in, out []byte, err error) {
+	consumed := 0
+	in = buf[:k]
+passes:
+	for pass := 0; pass < 2; pass++ {
+		if pass == 1 {
+			in = buf[k-len(in):] // everything not consumed yet
+		}
+		for {
+			var res Result
+			res, err = c.Process(in, out[:0])
+			if res.Consumed < 0 || res.Consumed > len(in) {
+				t.Fatalf("consumed %d of %d bytes", res.Consumed, len(in))
+			}
+			out = res.Out
+			checkOutput(t, out, err)
+			in = in[res.Consumed:]
+			consumed += res.Consumed
+			if err != nil {
+				return in, out, err
+			}
+			switch res.Event {
+			case EventLegacy:
+				// crypto/tls takes over, and must see every byte from
+				// the first.
+				if consumed != 0 || len(out) != 0 {
+					t.Fatalf("hand-off after %d bytes consumed, %d sent", consumed, len(out))
+				}
+				if server&modeProxy != 0 {
+					checkHandedOffHello(t, c, buf)
+				}
+				return in, out, nil
+			case EventPending:
+				if server&modeProxy == 0 {
+					t.Fatal("edge terminate's server parked a hello")
+				}
+				out, err = answerPark(t, c, server, out[:0])
+				checkOutput(t, out, err)
+				if err != nil {
+					return in, out, err
+				}
+				continue // the flight after the park is out: read on
+			case EventNeedMore:
+				// Until the hand-off is decided, the first hello is read
+				// whole before any of it is consumed.
+				if c.legacyChecked && len(in) >= 5 && len(in) >= 5+(int(in[3])<<8|int(in[4])) {
+					t.Fatalf("need-more with a complete %d-byte record left", len(in))
+				}
+				continue passes
+			}
+			if res.Consumed == 0 {
+				t.Fatalf("event %v without consuming anything", res.Event)
+			}
+			if res.Event == EventData && !within(res.Data, buf) {
+				t.Fatal("Data does not alias the input")
+			}
+		}
+	}
+	return in, out, nil
+}
+
+// checkHandedOffHello checks the hello the proxy reads after a hand-off,
+// once the input it came in is discarded (engine/proxylegacy.go).
+func checkHandedOffHello(t *testing.T, c *Conn, input []byte) {
+	t.Helper()
+	ch := c.LegacyHello()
+	if ch == nil {
+		t.Fatal("a hand-off without a hello")
+	}
+	checkProxyHello(t, ch)
+	if within(ch.Raw, input) {
+		t.Fatal("the hand-off's hello aliases the input")
+	}
+}
+
+// checkStaysFailed checks that a connection that failed with ferr stays
+// failed: it takes nothing more, seals and sends nothing.
+func checkStaysFailed(t *testing.T, c *Conn, ferr error, inputs [][]byte, out []byte) {
+	t.Helper()
+	for _, again := range inputs {
+		res, err := c.Process(again, out[:0])
+		if err != ferr {
+			t.Fatalf("Process after %v returned %v", ferr, err)
+		}
+		if res.Consumed != 0 || len(res.Out) != 0 || res.Event != EventNeedMore {
+			t.Fatalf("Process after an error consumed %d, wrote %d bytes, event %v", res.Consumed, len(res.Out), res.Event)
+		}
+	}
+	if o, err := c.Seal(nil, []byte("x")); err != ferr || len(o) != 0 {
+		t.Fatalf("Seal after an error: %d bytes, %v", len(o), err)
+	}
+	if o := c.CloseNotify(nil); len(o) != 0 {
+		t.Fatalf("CloseNotify after an error wrote %d bytes", len(o))
+	}
+	if _, err := c.SetCertificate(testCert, nil); err != ferr {
+		t.Fatalf("SetCertificate after an error: %v", err)
+	}
 }
 
 // checkOutput checks what one Process call appended: a sequence of whole

@@ -11,11 +11,18 @@ import (
 
 // goHelloRecord returns the first flight (the ClientHello record) a Go
 // client with versions [minV, maxV] sends.
-func goHelloRecord(t *testing.T, minV, maxV uint16) []byte {
+func goHelloRecord(t testing.TB, minV, maxV uint16) []byte {
+	t.Helper()
+	return goConfigHelloRecord(t, &tls.Config{InsecureSkipVerify: true, MinVersion: minV, MaxVersion: maxV})
+}
+
+// goConfigHelloRecord returns the ClientHello record a Go client with cfg
+// sends first.
+func goConfigHelloRecord(t testing.TB, cfg *tls.Config) []byte {
 	t.Helper()
 	cli, srv := net.Pipe()
 	go func() {
-		c := tls.Client(cli, &tls.Config{InsecureSkipVerify: true, MinVersion: minV, MaxVersion: maxV})
+		c := tls.Client(cli, cfg)
 		c.Handshake()
 		cli.Close()
 	}()
