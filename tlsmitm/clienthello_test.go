@@ -3,16 +3,16 @@ package tlsmitm
 import (
 	"bytes"
 	"errors"
-	"os"
-	"path/filepath"
 	"slices"
 	"testing"
 
+	"github.com/lucid-edge/lucid/internal/clienthellos"
 	"github.com/lucid-edge/lucid/internal/tlstest"
 )
 
-// Real ClientHellos, copied from /work/shared/testdata/clienthellos (see the
-// README there): each file is one TLS record holding one ClientHello.
+// Real ClientHellos of the corpus (internal/clienthellos; its
+// records/README.md says where each came from): each file is one TLS
+// record holding one ClientHello.
 var clientHelloFiles = []struct {
 	file   string
 	sni    string
@@ -30,19 +30,11 @@ var clientHelloFiles = []struct {
 	{"10-firefox-esr153.bin", "origin.test", false},
 }
 
-// readHelloRecord returns the record in testdata/clienthellos/name and its body.
+// readHelloRecord returns the named record of the corpus, a fresh copy,
+// and the handshake message in it.
 func readHelloRecord(t testing.TB, name string) (rec, body []byte) {
 	t.Helper()
-	rec, err := os.ReadFile(filepath.Join("testdata", "clienthellos", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(rec) < recordHeaderLen || rec[0] != recordHandshake {
-		t.Fatalf("%s is not a handshake record", name)
-	}
-	if n := int(rec[3])<<8 | int(rec[4]); n != len(rec)-recordHeaderLen {
-		t.Fatalf("%s: record length %d, file holds %d", name, n, len(rec)-recordHeaderLen)
-	}
+	rec = clienthellos.Record(name) // it checks that rec is one whole handshake record
 	return rec, rec[recordHeaderLen:]
 }
 

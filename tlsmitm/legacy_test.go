@@ -11,9 +11,16 @@ import (
 
 // goHelloRecord returns the first flight (the ClientHello record) a Go
 // client with versions [minV, maxV] sends.
-func goHelloRecord(t *testing.T, minV, maxV uint16) []byte {
+func goHelloRecord(t testing.TB, minV, maxV uint16) []byte {
 	t.Helper()
-	return tlstest.CaptureClientHello(t, &tls.Config{InsecureSkipVerify: true, MinVersion: minV, MaxVersion: maxV})
+	return goConfigHelloRecord(t, &tls.Config{InsecureSkipVerify: true, MinVersion: minV, MaxVersion: maxV})
+}
+
+// goConfigHelloRecord returns the ClientHello record a Go client with cfg
+// sends first.
+func goConfigHelloRecord(t testing.TB, cfg *tls.Config) []byte {
+	t.Helper()
+	return tlstest.CaptureClientHello(t, cfg)
 }
 
 func TestLegacyHandoff(t *testing.T) {

@@ -2,13 +2,38 @@ package tlsmitm
 
 import (
 	"bytes"
+	"crypto/aes"
+	"crypto/cipher"
 	"testing"
 	"time"
 )
 
-// fuzzTicketKeys is one set of keys for the fuzz targets, so that seeds
-// sealed under it stay valid across iterations.
-var fuzzTicketKeys = NewTicketKeys(time.Hour)
+// fuzzNow is the fuzz targets' clock: tickets are issued and checked at
+// this instant, whenever an input runs.
+var fuzzNow = time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
+
+// fuzzTicketKeys are the fuzz targets' ticket keys: the same in every
+// process, and never rotated (their clock stands still at fuzzNow), so that
+// an input carrying a ticket sealed under them, a seed or a crasher written
+// to testdata/fuzz, opens the same way whenever it is replayed.
+var fuzzTicketKeys = func() *TicketKeys {
+	tk := NewTicketKeys(time.Hour)
+	tk.now = func() time.Time { return fuzzNow }
+	tk.rotated = fuzzNow
+	k := tk.cur
+	for i := range k.block {
+		k.block[i] = byte(i)
+	}
+	copy(k.id[:], "lucid fuzz key 1")
+	block, err := aes.NewCipher(k.block)
+	if err != nil {
+		panic(err)
+	}
+	if k.aead, err = cipher.NewGCM(block); err != nil {
+		panic(err)
+	}
+	return tk
+}()
 
 // FuzzTicketOpen feeds arbitrary bytes to the ticket opener and, through
 // the key, to the plaintext parser: neither may panic, and a ticket that

@@ -1,4 +1,4 @@
-package fuzz
+package httphead_test
 
 import (
 	"bytes"

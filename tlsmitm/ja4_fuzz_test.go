@@ -1,33 +1,30 @@
-package fuzz
+package tlsmitm
 
 import (
 	"fmt"
-	"regexp"
 	"slices"
 	"testing"
 
-	"github.com/lucid-edge/lucid/tlsmitm"
+	"github.com/lucid-edge/lucid/internal/clienthellos"
 )
-
-var ja4Format = regexp.MustCompile(`^t(13|12|11|10|s3|s2|d1|d2|d3|00)[di][0-9]{4}[0-9A-Za-z]{2}_[0-9a-f]{12}_[0-9a-f]{12}$`)
 
 // FuzzJA4 fingerprints every hello the parser accepts: JA4 must not panic,
 // must have the JA4 shape, and its plain-text part must agree with the
 // parsed hello.
 func FuzzJA4(f *testing.F) {
-	for _, rec := range clientHelloRecords(f) {
-		f.Add(rec[5:])
+	for _, h := range clienthellos.All() {
+		f.Add(h.Message())
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		ch, err := tlsmitm.ParseClientHello(data)
+		ch, err := ParseClientHello(data)
 		if err != nil {
 			return
 		}
-		got := tlsmitm.JA4(ch)
+		got := JA4(ch)
 		if !ja4Format.MatchString(got) {
 			t.Fatalf("JA4 %q does not have the JA4 format", got)
 		}
-		if again := tlsmitm.JA4(ch); again != got {
+		if again := JA4(ch); again != got {
 			t.Fatalf("JA4 gave %s, then %s", got, again)
 		}
 		dest := "i"
@@ -41,6 +38,8 @@ func FuzzJA4(f *testing.F) {
 	})
 }
 
+// nonGREASE counts the values that are not GREASE (RFC 8701: 0x?a?a with
+// both bytes equal), written apart from ja4.go's isGREASE on purpose.
 func nonGREASE(vals []uint16) int {
 	n := 0
 	for _, v := range vals {

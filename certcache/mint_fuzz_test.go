@@ -1,4 +1,4 @@
-package fuzz
+package certcache_test
 
 import (
 	"bytes"

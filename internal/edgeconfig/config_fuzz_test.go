@@ -1,4 +1,4 @@
-package fuzz
+package edgeconfig_test
 
 import (
 	"testing"
