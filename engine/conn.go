@@ -59,17 +59,24 @@ func (c *Conn) Flush(out []byte) {
 	}
 }
 
-// Drain ends our side: from now input is dropped, writing shuts down once
-// the output has gone (ShutWriteWhenFlushed, retried by the sweep), and
-// the connection closes when the client does or DrainTimeout passes.
+// Drain ends our side: from now input is dropped, and the connection
+// closes when the client does or DrainTimeout passes. The FIN is
+// CloseWrite's, once the last words are queued.
 func (c *Conn) Drain() {
 	c.Draining = true
-	c.shutWrPend = true
 	c.Deadline = time.Now().Add(DrainTimeout)
 }
 
-// ShutWriteWhenFlushed sends FIN once gnet has handed all our output to
-// the kernel; until then the sweep retries.
+// CloseWrite shuts down writing once gnet has handed all our output to
+// the kernel: now, or when ShutWriteWhenFlushed (the sweep, the next turn)
+// finds it so.
+func (c *Conn) CloseWrite() {
+	c.shutWrPend = true
+	c.ShutWriteWhenFlushed()
+}
+
+// ShutWriteWhenFlushed sends the FIN CloseWrite asked for, once gnet has
+// handed all our output to the kernel.
 func (c *Conn) ShutWriteWhenFlushed() {
 	if c.shutWrPend && c.Gnet.OutboundBuffered() == 0 {
 		c.shutWrPend = false

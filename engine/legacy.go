@@ -211,7 +211,7 @@ func (lc *LegacyConn) Close() error {
 		cs := owner.engineConn()
 		Discard(c, c.InboundBuffered())
 		cs.Drain()
-		cs.ShutWriteWhenFlushed()
+		cs.CloseWrite()
 		return nil
 	})
 }

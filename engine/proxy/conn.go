@@ -103,13 +103,21 @@ func (c *conn) finish() {
 	c.phase = &closing{}
 	asyncWrites := p.release()
 	c.Drain()
-	if asyncWrites {
-		// A Wake runs after the writes queued before it; step then shuts
-		// the write side once they are out.
-		_ = c.Gnet.Wake(nil)
+	if !asyncWrites {
+		c.CloseWrite()
 		return
 	}
-	c.ShutWriteWhenFlushed()
+	// crypto/tls's last records wait in gnet's task queue (AsyncWrite).
+	// An empty write queued behind them calls back once they have gone to
+	// the socket, on the loop, with no error only while the connection is
+	// open: then the FIN may follow. (An event would not do: a Wake queued
+	// before those writes may give the connection its turn first.)
+	_ = c.Gnet.AsyncWrite(nil, func(_ gnet.Conn, err error) error {
+		if err == nil {
+			c.CloseWrite()
+		}
+		return nil
+	})
 }
 
 // write sends bytes in the clear: the answers to the proxy request and a

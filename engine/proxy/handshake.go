@@ -30,7 +30,9 @@ func (p *handshaking) handshakeDone(c *conn) {
 	client, session := p.client, p.origin
 	p.client, p.origin = nil, nil
 	if p.failPage != "" {
-		c.enter(&answering{client: client, failPage: p.failPage})
+		a := &answering{client: client, failPage: p.failPage}
+		c.enter(a)
+		client.granted(a)
 		return
 	}
 	c.enter(startRelay(c, client, session))

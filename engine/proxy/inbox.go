@@ -67,24 +67,22 @@ func (c *conn) deliverNow(to phase, ev event) {
 	_ = c.Gnet.Wake(nil)
 }
 
-// deliver applies the events that have arrived, in order. Runs on the
-// loop.
+// deliver applies, in order, the events that had arrived when it began.
+// One posted meanwhile, from another goroutine or by an event applied
+// here, waits for the turn its own Wake brings: an event posted after a
+// write gnet queued (crypto/tls's AsyncWrite) must come after that write.
+// Runs on the loop.
 func (c *conn) deliver() {
-	for {
-		b := &c.inbox
-		b.mu.Lock()
-		q := b.queue
-		b.queue = nil
-		b.mu.Unlock()
-		if len(q) == 0 {
-			return
-		}
-		for _, a := range q {
-			if a.to == c.phase && !b.isClosed() {
-				a.ev.apply(c)
-			} else {
-				a.ev.drop()
-			}
+	b := &c.inbox
+	b.mu.Lock()
+	q := b.queue
+	b.queue = nil
+	b.mu.Unlock()
+	for _, a := range q {
+		if a.to == c.phase && !b.isClosed() {
+			a.ev.apply(c)
+		} else {
+			a.ev.drop()
 		}
 	}
 }

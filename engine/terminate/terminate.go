@@ -225,7 +225,7 @@ func (h *handler) OnTraffic(c gnet.Conn) gnet.Action {
 	engine.Discard(c, len(in))
 	cs.Drain()
 	cs.FlushBeforeFIN(out)
-	cs.ShutWriteWhenFlushed()
+	cs.CloseWrite()
 	return gnet.None
 }
 
