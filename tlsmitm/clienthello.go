@@ -1,5 +1,7 @@
 package tlsmitm
 
+import "unsafe"
+
 // Handshake message types (RFC 8446 §4).
 const (
 	typeClientHello         uint8 = 1
@@ -122,11 +124,6 @@ func (ch *ClientHello) Clone() *ClientHello {
 		arena = append(arena, b...)
 		return arena[len(arena)-len(b) : len(arena) : len(arena)]
 	}
-	c.Raw = own(ch.Raw)
-	c.Random = own(ch.Random)
-	c.SessionID = own(ch.SessionID)
-	c.CompressionMethods = own(ch.CompressionMethods)
-	c.PSKModes = own(ch.PSKModes)
 	c.CipherSuites = cloneInto(c.suitesBuf[:0], ch.CipherSuites)
 	c.Extensions = cloneInto(c.extBuf[:0], ch.Extensions)
 	c.ALPNProtocols = cloneInto(c.alpnBuf[:0], ch.ALPNProtocols)
@@ -135,18 +132,59 @@ func (ch *ClientHello) Clone() *ClientHello {
 	c.SignatureSchemes = cloneInto(c.sigsBuf[:0], ch.SignatureSchemes)
 	c.CertCompression = cloneInto(c.compBuf[:0], ch.CertCompression)
 	c.KeyShares = cloneInto(c.sharesBuf[:0], ch.KeyShares)
-	for i := range c.KeyShares {
-		c.KeyShares[i].Data = own(c.KeyShares[i].Data)
-	}
 	c.PSKIdentities = cloneInto(c.pskIDBuf[:0], ch.PSKIdentities)
-	for i := range c.PSKIdentities {
-		c.PSKIdentities[i].Identity = own(c.PSKIdentities[i].Identity)
-	}
 	c.PSKBinders = cloneInto(c.pskBinderBuf[:0], ch.PSKBinders)
-	for i := range c.PSKBinders {
-		c.PSKBinders[i] = own(c.PSKBinders[i])
-	}
+	c.eachBytes(func(b *[]byte) { *b = own(*b) })
 	return c
+}
+
+// rebase points ch's byte slices, parsed from from, at the same bytes in
+// to, which holds what from held: the parse of from then stands for a
+// parse of to, without parsing again. It reports false, changing nothing,
+// when a slice does not lie inside from.
+func (ch *ClientHello) rebase(from, to []byte) bool {
+	if len(from) != len(to) || len(from) == 0 {
+		return false
+	}
+	base := uintptr(unsafe.Pointer(unsafe.SliceData(from)))
+	offset := func(b []byte) (int, bool) {
+		off := int(uintptr(unsafe.Pointer(unsafe.SliceData(b))) - base)
+		return off, b == nil || (off >= 0 && off+len(b) <= len(from))
+	}
+	inside := true
+	ch.eachBytes(func(b *[]byte) {
+		_, ok := offset(*b)
+		inside = inside && ok
+	})
+	if !inside {
+		return false
+	}
+	ch.eachBytes(func(b *[]byte) {
+		if *b != nil {
+			off, _ := offset(*b)
+			*b = to[off : off+len(*b) : off+len(*b)]
+		}
+	})
+	return true
+}
+
+// eachBytes calls f with every byte slice of ch that parse points into
+// the message.
+func (ch *ClientHello) eachBytes(f func(*[]byte)) {
+	f(&ch.Raw)
+	f(&ch.Random)
+	f(&ch.SessionID)
+	f(&ch.CompressionMethods)
+	f(&ch.PSKModes)
+	for i := range ch.KeyShares {
+		f(&ch.KeyShares[i].Data)
+	}
+	for i := range ch.PSKIdentities {
+		f(&ch.PSKIdentities[i].Identity)
+	}
+	for i := range ch.PSKBinders {
+		f(&ch.PSKBinders[i])
+	}
 }
 
 // cloneInto copies s into buf's array, where parse would have put it, or

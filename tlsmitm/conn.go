@@ -95,8 +95,12 @@ type Conn struct {
 	// legacyChecked: the hello was found to need no TLS 1.2 hand-off
 	// (legacy.go); legacy: it does.
 	legacyChecked, legacy bool
-	sentClose             bool
-	err                   error
+	// peeked is the first hello's bytes as peekLegacy parsed them into
+	// hello, in the caller's input; expectClientHello moves that parse
+	// onto its own copy of the message rather than parse it again.
+	peeked    []byte
+	sentClose bool
+	err       error
 
 	scratch []byte // builds outgoing handshake messages
 	pad     scratchpad

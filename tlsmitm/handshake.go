@@ -1,6 +1,7 @@
 package tlsmitm
 
 import (
+	"bytes"
 	"io"
 	"slices"
 )
@@ -32,8 +33,12 @@ func (expectClientHello) handle(c *Conn, msg, out []byte) (state, []byte, *Alert
 		return nil, out, alertf(AlertUnexpectedMessage, "first handshake message is not a ClientHello")
 	}
 	ch := &c.hello
-	if err := ch.parse(msg); err != nil {
-		return nil, out, err
+	peeked := c.peeked
+	c.peeked = nil
+	if !bytes.Equal(peeked, msg) || !ch.rebase(peeked, msg) {
+		if err := ch.parse(msg); err != nil {
+			return nil, out, err
+		}
 	}
 	if err := checkClientHello13(ch); err != nil {
 		return nil, out, err

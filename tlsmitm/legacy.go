@@ -54,9 +54,17 @@ func (c *Conn) peekLegacy(in []byte) (legacy, more bool, err error) {
 			break
 		}
 	}
-	var ch ClientHello
-	if ch.parse(msg) != nil || !offersOnlyTLS12(&ch) {
+	// The Conn's own hello takes this parse: a TLS 1.3 hello's handshake
+	// starts from it (c.peeked, expectClientHello) instead of parsing the
+	// same bytes again.
+	ch := &c.hello
+	if err := ch.parse(msg); err != nil {
 		c.legacyChecked = true
+		return false, false, nil
+	}
+	if !offersOnlyTLS12(ch) {
+		c.legacyChecked = true
+		c.peeked = msg
 		return false, false, nil
 	}
 	if !slices.Contains(ch.Extensions, extExtendedMasterSecret) {
