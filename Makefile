@@ -4,10 +4,17 @@
 GO       ?= go
 BINDIR   ?= bin
 
+# bash, for pipefail: `make test`'s pipeline fails when go test fails, not only when the
+# report does.
+SHELL := /bin/bash
+
 # make run: its data folder (made on the first run, reused after)
 DATA     ?= data
 
-# make test
+# make test: scripts/test-deps.sh installs what the tests need (as root) or names it and
+# stops; then go test -json, written as plain go test writes it by scripts/testreport,
+# which adds every skipped test and why, and the counts. -race in TESTFLAGS makes
+# test-deps ask for a C compiler too; -v writes every test's output.
 TESTFLAGS ?= -count=1 -timeout 20m
 
 # make bench: the Go microbenchmarks of BENCHPKGS (BENCHTIME each, BENCHCOUNT times), then
@@ -37,9 +44,14 @@ build:
 	@mkdir -p $(BINDIR)
 	$(GO) build -o $(BINDIR)/ ./cmd/...
 
-## test: every test, once, no cache
+## test: install what the tests need, then every test, once, no cache; the last lines list what was skipped
+# The tests look nginx and squid up on PATH, and they live in /usr/sbin.
+test: export PATH := $(PATH):/usr/sbin:/sbin
 test:
-	$(GO) test $(TESTFLAGS) ./...
+	@./scripts/test-deps.sh $(filter -race,$(TESTFLAGS))
+	@mkdir -p $(BINDIR)
+	@$(GO) build -o $(BINDIR)/testreport ./scripts/testreport
+	set -o pipefail; $(GO) test -json $(TESTFLAGS) ./... | $(BINDIR)/testreport $(filter -v,$(TESTFLAGS))
 
 ## run: a CA, a demo origin and the inspecting edge on loopback, data in $(DATA); Ctrl-C stops them
 run:

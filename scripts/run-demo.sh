@@ -12,6 +12,10 @@
 # the folder to start over. Then it prints the proxy, the root to trust and a curl command
 # that works as printed, and runs until Ctrl-C (SIGINT) or SIGTERM, which stop all three.
 #
+# Before it makes or starts anything it checks what it needs (bin/ca and bin/edge, the
+# tools it runs, a writable data folder, its addresses free) and names every problem at
+# once. It needs no openssl: the edge makes the demo's certificates (edge demo-certs).
+#
 # Run it from the repository after `make build` (make run does both). The environment can
 # move things, on the first run only (the addresses are then kept in data/demo.env):
 #   LUCID_BIN (bin), LUCID_DATA (data), LUCID_PROXY (127.0.0.1:3128),
@@ -27,14 +31,27 @@ HOST=demo.lucid.test
 say() { printf 'run-demo: %s\n' "$*"; }
 die() { printf 'run-demo: %s\n' "$*" >&2; exit 1; }
 
+# What the demo needs is checked before anything is made or started, and every
+# problem is named at once: the two binaries, a bash with `wait -n`, the tools this
+# script runs, a data folder it can write, and its six addresses free.
+problems=()
 for b in ca edge; do
-	[ -x "$BIN/$b" ] || die "$BIN/$b is missing: build it first with \`make build\` (or use \`make run\`)"
+	[ -x "$BIN/$b" ] || problems+=("$BIN/$b is missing: build it first with \`make build\` (or use \`make run\`)")
 done
+if ((BASH_VERSINFO[0] < 4 || (BASH_VERSINFO[0] == 4 && BASH_VERSINFO[1] < 3))); then
+	problems+=("bash $BASH_VERSION is too old: this script needs 4.3 or later")
+fi
+for tool in od tr grep sed tail; do
+	command -v "$tool" >/dev/null 2>&1 || problems+=("$tool is missing (Debian: coreutils, grep, sed)")
+done
+[ -r /dev/urandom ] || problems+=("/dev/urandom is not readable: the CA's password file is made from it")
+if [ -e "$DATA" ]; then
+	[ -d "$DATA" ] && [ -w "$DATA" ] || problems+=("$DATA is not a folder this user can write")
+else
+	[ -w "$(dirname "$DATA")" ] || problems+=("cannot make $DATA: $(dirname "$DATA") is not writable")
+fi
 
-mkdir -p "$DATA/logs"
-chmod 700 "$DATA"
-
-# The addresses: chosen on the first run, kept after.
+# The addresses: chosen on the first run (written to demo.env below), kept after.
 if [ -f "$DATA/demo.env" ]; then
 	# shellcheck source=/dev/null
 	. "$DATA/demo.env"
@@ -45,15 +62,6 @@ else
 	CA_ADMIN=${LUCID_CA_ADMIN:-127.0.0.1:8445}
 	CA_KEYS=${LUCID_CA_KEYS:-127.0.0.1:8444}
 	CA_PUBLIC=${LUCID_CA_PUBLIC:-127.0.0.1:8080}
-	cat >"$DATA/demo.env" <<-EOF
-		# The addresses of \`make run\` (scripts/run-demo.sh), fixed at its first run.
-		PROXY=$PROXY
-		EDGE_ADMIN=$EDGE_ADMIN
-		ORIGIN=$ORIGIN
-		CA_ADMIN=$CA_ADMIN
-		CA_KEYS=$CA_KEYS
-		CA_PUBLIC=$CA_PUBLIC
-	EOF
 fi
 
 # in_use reports whether something accepts connections on host:port.
@@ -64,12 +72,33 @@ for pair in "proxy:$PROXY" "edge admin:$EDGE_ADMIN" "demo origin:$ORIGIN" \
 	"CA admin API:$CA_ADMIN" "CA key API:$CA_KEYS" "CA public (CRL) listener:$CA_PUBLIC"; do
 	what=${pair%%:*} addr=${pair#*:}
 	if in_use "$addr"; then
-		printf 'run-demo: %s is in use, and the %s needs it.\n' "$addr" "$what" >&2
+		problems+=("$addr is in use, and the $what needs it")
 		taken=1
 	fi
 done
 if [ "$taken" = 1 ]; then
-	die "stop what listens there (\`ss -ltnp\` shows who; a \`make run\` already running?) and try again"
+	problems+=("stop what listens there (\`ss -ltnp\` shows who; a \`make run\` already running?)")
+fi
+if [ ${#problems[@]} -gt 0 ]; then
+	printf 'run-demo: %s\n' "${problems[@]}" >&2
+	die "nothing was started; fix the above and try again"
+fi
+if ! command -v curl >/dev/null 2>&1; then
+	say "curl is not installed (Debian: apt-get install curl); the command printed below needs it"
+fi
+
+mkdir -p "$DATA/logs"
+chmod 700 "$DATA"
+if [ ! -f "$DATA/demo.env" ]; then
+	cat >"$DATA/demo.env" <<-EOF
+		# The addresses of \`make run\` (scripts/run-demo.sh), fixed at its first run.
+		PROXY=$PROXY
+		EDGE_ADMIN=$EDGE_ADMIN
+		ORIGIN=$ORIGIN
+		CA_ADMIN=$CA_ADMIN
+		CA_KEYS=$CA_KEYS
+		CA_PUBLIC=$CA_PUBLIC
+	EOF
 fi
 
 # First run: the CA's password and configuration, the edge's configuration.
