@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/lucid-edge/lucid/internal/tlstest"
 )
 
 // buildPeers compiles the Go peers into a temp bin folder.
@@ -132,9 +134,7 @@ func TestGoPeers(t *testing.T) {
 
 // TestNginxPeer serves the handshake certificate from Debian's nginx.
 func TestNginxPeer(t *testing.T) {
-	if _, err := exec.LookPath("nginx"); err != nil {
-		t.Skip("nginx is not installed (apt-get install nginx-light); the handshake tables skip it too")
-	}
+	tlstest.NeedTool(t, "nginx") // the handshake tables skip it too without it
 	e := testEnv(t, t.TempDir())
 	s, err := e.startNginx()
 	if err != nil {
@@ -149,9 +149,7 @@ func TestNginxPeer(t *testing.T) {
 // TestSquidPeer bumps a request through Debian's squid-openssl to a Go
 // origin on 127.0.0.77:443 (squid reaches origins on the CONNECT port).
 func TestSquidPeer(t *testing.T) {
-	if _, err := exec.LookPath("squid"); err != nil {
-		t.Skip("squid is not installed (apt-get install squid-openssl); the inspection tables skip it too")
-	}
+	tlstest.NeedTool(t, "squid") // the inspection tables skip it too without it
 	if os.Geteuid() != 0 {
 		t.Skip("the squid test needs root: its origin listens on port 443")
 	}

@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/lucid-edge/lucid/internal/tlstest"
 )
 
 // TestMakeRunDemo runs what `make run` runs (scripts/run-demo.sh) in a
@@ -24,8 +26,8 @@ func TestMakeRunDemo(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binaries and runs the demo")
 	}
-	needTool(t, "curl")
-	needTool(t, "bash")
+	tlstest.NeedTool(t, "curl")
+	tlstest.NeedTool(t, "bash")
 	t.Parallel()
 	dir := t.TempDir()
 	os.MkdirAll(filepath.Join(dir, "scripts"), 0o755)

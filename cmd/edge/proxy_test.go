@@ -19,6 +19,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lucid-edge/lucid/internal/tlstest"
+
 	"github.com/lucid-edge/lucid/internal/edgeconfig"
 	"github.com/lucid-edge/lucid/internal/httphead"
 	"github.com/lucid-edge/lucid/internal/policy"
@@ -33,17 +35,6 @@ func buildAll(t *testing.T) string {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	return dir
-}
-
-// needTool skips a test without a command line tool, except in CI.
-func needTool(t *testing.T, name string) {
-	t.Helper()
-	if _, err := exec.LookPath(name); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is missing, and CI must run this test: %v", name, err)
-		}
-		t.Skipf("%s is missing: %v", name, err)
-	}
 }
 
 func freeAddr(t *testing.T) string {
@@ -250,7 +241,7 @@ func TestProxyEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binaries")
 	}
-	needTool(t, "curl")
+	tlstest.NeedTool(t, "curl")
 	t.Parallel()
 	bin := buildAll(t)
 	ca, edge := filepath.Join(bin, "ca"), filepath.Join(bin, "edge")

@@ -43,6 +43,7 @@ import (
 	"github.com/lucid-edge/lucid/engine/proxy"
 	"github.com/lucid-edge/lucid/internal/accesslog"
 	"github.com/lucid-edge/lucid/internal/policy"
+	"github.com/lucid-edge/lucid/internal/tlstest"
 	"github.com/lucid-edge/lucid/tlsmitm"
 )
 
@@ -211,13 +212,7 @@ func pmConnectOK(t *testing.T, proxyAddr, target string) net.Conn {
 // --- curl -------------------------------------------------------------
 
 func TestProxyMatrixCurl(t *testing.T) {
-	bin, err := exec.LookPath("curl")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("curl is required in CI")
-		}
-		t.Skip("curl not found in PATH")
-	}
+	bin := tlstest.NeedTool(t, "curl")
 	w := newWorld(t)
 	w.origin(t, "origin.test", time.Now().Add(-time.Hour), time.Now().Add(24*time.Hour))
 	w.startProxy(t, "acme", inspectAll)

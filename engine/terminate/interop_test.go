@@ -287,10 +287,7 @@ func TestInteropUTLSPresets(t *testing.T) {
 
 // TestInteropOpenSSL runs `openssl s_client`.
 func TestInteropOpenSSL(t *testing.T) {
-	bin, err := exec.LookPath("openssl")
-	if err != nil {
-		t.Skip("openssl binary not found in PATH; install it (apt-get install -y openssl) to run this interop test")
-	}
+	bin := tlstest.NeedTool(t, "openssl")
 	s := iopStartDefault(t)
 	pemPath := s.pemFile(t)
 	cases := []struct {
@@ -349,10 +346,7 @@ func TestInteropOpenSSL(t *testing.T) {
 
 // TestInteropCurl runs curl (OpenSSL backend) over HTTP/1.1 and HTTP/1.0.
 func TestInteropCurl(t *testing.T) {
-	bin, err := exec.LookPath("curl")
-	if err != nil {
-		t.Skip("curl binary not found in PATH; install it (apt-get install -y curl) to run this interop test")
-	}
+	bin := tlstest.NeedTool(t, "curl")
 	s := iopStartDefault(t)
 	pemPath := s.pemFile(t)
 	cases := []struct {

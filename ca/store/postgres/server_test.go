@@ -43,7 +43,7 @@ func testMain(m *testing.M) int {
 	s, err := startServer()
 	switch {
 	case errors.Is(err, errNoPostgres) && os.Getenv("CI") != "true":
-		skipReason = err.Error() + "; install PostgreSQL (Debian: apt-get install postgresql) to run them"
+		skipReason = err.Error() + ": sudo ./scripts/test-deps.sh installs PostgreSQL (without starting its cluster) to run them"
 	case err != nil:
 		fmt.Fprintf(os.Stderr, "FAIL: postgres tests: %v\n", err)
 		return 1
