@@ -24,7 +24,7 @@ set -euo pipefail
 
 GO=${GO:-go}
 BIN=${BINDIR:-bin}
-BENCHPKGS=${BENCHPKGS:-./tlsmitm/... ./certcache/... ./internal/secmem/... ./internal/policy/... ./internal/accesslog/...}
+BENCHPKGS=${BENCHPKGS:-./tlsmitm/... ./origin/... ./certcache/... ./internal/secmem/... ./internal/policy/... ./internal/accesslog/...}
 BENCHTIME=${BENCHTIME:-1s}
 BENCHCOUNT=${BENCHCOUNT:-1}
 OUT=${BENCHOUT:-bench/results}
