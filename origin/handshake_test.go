@@ -20,6 +20,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lucid-edge/lucid/internal/tlstest"
+
 	utls "github.com/refraction-networking/utls"
 
 	"github.com/lucid-edge/lucid/internal/clienthellos"
@@ -467,8 +469,8 @@ func TestHandshakeSNI(t *testing.T) {
 		}
 	}
 	// A name the client did not send is added.
-	h := splitHello(t, chromeHello(t).Raw).without(t, extServerName)
-	handshakeWith(t, o.addr, handshakeConfig{serverName: originName, hello: parseHello(t, h.bytes()), roots: pki.roots})
+	h := tlstest.ParseClientHello(t, chromeHello(t).Raw).Without(t, extServerName)
+	handshakeWith(t, o.addr, handshakeConfig{serverName: originName, hello: parseHello(t, h.Message()), roots: pki.roots})
 	if seen := o.last(t); seen.serverName != originName {
 		t.Errorf("origin saw SNI %q, want %q", seen.serverName, originName)
 	}
@@ -509,8 +511,8 @@ func TestHandshakeRemoves(t *testing.T) {
 	pki := newTestPKI(t)
 	o := newOrigin(t, pki.validLeaf(t))
 	const secP256r1MLKEM768 = 0x11eb // a hybrid group uTLS does not implement
-	h := splitHello(t, captureHello(t, testClients[0].handshake))
-	ch := parseHello(t, h.bytes())
+	h := tlstest.ParseClientHello(t, captureHello(t, testClients[0].handshake))
+	ch := parseHello(t, h.Message())
 	groups := withoutGREASE(ch.Groups)
 	if !slices.Contains(groups, secP256r1MLKEM768) {
 		groups = append([]tlsmitm.Group{secP256r1MLKEM768}, groups...)
@@ -523,16 +525,16 @@ func TestHandshakeRemoves(t *testing.T) {
 	for _, g := range groups {
 		groupList = append(groupList, uint16(g))
 	}
-	h.set(extSupportedGroups, u16List(groupList...))
-	h.set(extKeyShare, append(putU16(nil, uint16(len(shares))), shares...))
-	h.set(extEarlyData, nil)
-	h.set(extCookie, u16List(1, 2, 3))
-	h.set(extEncryptThenMAC, nil)
+	h.Set(extSupportedGroups, u16List(groupList...))
+	h.Set(extKeyShare, append(putU16(nil, uint16(len(shares))), shares...))
+	h.Set(extEarlyData, nil)
+	h.Set(extCookie, u16List(1, 2, 3))
+	h.Set(extEncryptThenMAC, nil)
 	// pre_shared_key, last: one identity, one 32-byte binder.
 	identity := append(putU16(nil, 4), "tckt\x00\x00\x00\x01"...)
 	binder := append([]byte{32}, make([]byte, 32)...)
-	h.set(extPreSharedKey, slices.Concat(putU16(nil, uint16(len(identity))), identity, putU16(nil, uint16(len(binder))), binder))
-	sent := parseHello(t, h.bytes())
+	h.Set(extPreSharedKey, slices.Concat(putU16(nil, uint16(len(identity))), identity, putU16(nil, uint16(len(binder))), binder))
+	sent := parseHello(t, h.Message())
 
 	res := handshakeWith(t, o.addr, handshakeConfig{serverName: originName, hello: sent, roots: pki.roots})
 	if !res.Mirrored {
@@ -559,7 +561,7 @@ func TestHandshakeFallback(t *testing.T) {
 	o := newOrigin(t, pki.validLeaf(t))
 	// An inner encrypted_client_hello never goes on the wire; our parser
 	// ignores its body, uTLS refuses to fingerprint it.
-	innerECH := parseHello(t, splitHello(t, chromeHello(t).Raw).set(0xfe0d, []byte{1}).bytes())
+	innerECH := parseHello(t, tlstest.ParseClientHello(t, chromeHello(t).Raw).Set(0xfe0d, []byte{1}).Message())
 	// A hello whose Raw uTLS cannot read at all, and so no offer either.
 	corrupt := func(raw []byte) *tlsmitm.ClientHello { return &tlsmitm.ClientHello{Raw: raw} }
 	tests := []struct {
@@ -714,9 +716,9 @@ func TestHandshakeResumes(t *testing.T) {
 // offersTicket reports whether a hello offers a ticket: a TLS 1.3
 // pre_shared_key or a non-empty TLS 1.2 session_ticket.
 func offersTicket(t testing.TB, msg []byte) bool {
-	h := splitHello(t, msg)
-	i := h.find(extSessionTicket)
-	return h.find(extPreSharedKey) >= 0 || i >= 0 && len(h.exts[i].data) > 0
+	h := tlstest.ParseClientHello(t, msg)
+	i := h.Find(extSessionTicket)
+	return h.Find(extPreSharedKey) >= 0 || i >= 0 && len(h.Extensions[i].Data) > 0
 }
 
 // TestHandshakeKeepsPadding sends a hello that uTLS makes longer (it
@@ -725,10 +727,10 @@ func offersTicket(t testing.TB, msg []byte) bool {
 func TestHandshakeKeepsPadding(t *testing.T) {
 	pki := newTestPKI(t)
 	o := newOrigin(t, pki.validLeaf(t))
-	h := splitHello(t, clienthellos.Record("6-utls-safari.bin")[recordHeaderLen:])
-	h.sessionID = nil
-	h.set(extPadding, nil)
-	sent := parseHello(t, h.bytes())
+	h := tlstest.ParseClientHello(t, clienthellos.Record("6-utls-safari.bin")[recordHeaderLen:])
+	h.SessionID = nil
+	h.Set(extPadding, nil)
+	sent := parseHello(t, h.Message())
 
 	res := handshakeWith(t, o.addr, handshakeConfig{serverName: sent.ServerName, hello: sent, roots: pki.roots})
 	got := parseHello(t, o.last(t).raw)

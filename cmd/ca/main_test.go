@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lucid-edge/lucid/ca/keywire"
 	"github.com/lucid-edge/lucid/ca/store/sqlstore"
 )
 
@@ -264,7 +265,7 @@ func checkEdgeFiles(t *testing.T, dir, keysAddr string) {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "application/vnd.lucid.orgkey" {
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != keywire.ContentType {
 		t.Errorf("key API: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
 	}
 }

@@ -201,10 +201,11 @@ type readState struct {
 	credit bool // the credit for the next read is already taken
 }
 
-// read serves the origin's bytes. After a short read it waits for the
-// next bytes for up to linger; then it hands the wait over to a fresh
-// goroutine and ends, so that a connection that idles waits on a stack of
-// the starting size, not one the uTLS read and decryption grew.
+// read serves the origin's bytes, off the loop, on a goroutine of its
+// own. After a short read it waits for the next bytes for up to linger;
+// then it hands the wait over to a fresh goroutine and ends, so that a
+// connection that idles waits on a stack of the starting size, not one
+// the uTLS read and decryption grew.
 func (l *link) read(s readState) {
 	if s.size == 0 {
 		s.size = idleChunk
@@ -245,9 +246,9 @@ func (l *link) read(s readState) {
 	}
 }
 
-// waitOrHandOff waits up to linger for the origin's next bytes; if none
-// come, it starts a fresh reader to wait on and reports true: the caller
-// ends.
+// waitOrHandOff runs on the reader's goroutine: it waits up to linger
+// for the origin's next bytes; if none come, it starts a fresh reader to
+// wait on and reports true: the caller ends.
 func (l *link) waitOrHandOff(s readState) bool {
 	if l.sock.SetReadDeadline(time.Now().Add(linger)) != nil {
 		return false // closed: the read reports it
@@ -262,9 +263,9 @@ func (l *link) waitOrHandOff(s readState) bool {
 	return true
 }
 
-// write runs while client bytes are queued: it writes them in order, then
-// the half-close if asked, and ends when the queue has stayed empty for
-// linger.
+// write runs off the loop, on a goroutine of its own, while client bytes
+// are queued: it writes them in order, then the half-close if asked, and
+// ends when the queue has stayed empty for linger.
 func (l *link) write() {
 	var idle *time.Timer
 	for {
@@ -374,8 +375,14 @@ type originData struct {
 	err error
 }
 
-func (e originData) apply(c *conn) { e.to.fromOrigin(c, e.b, e.err) }
-func (e originData) drop()         {}
+// The origin's bytes are plaintext for an inspected connection: they do
+// not outlive their use (gnet copies what the socket does not take).
+func (e originData) apply(c *conn) {
+	defer clear(e.b)
+	e.to.fromOrigin(c, e.b, e.err)
+}
+
+func (e originData) drop() { clear(e.b) }
 
 type originCaughtUp struct{ to linkOwner }
 
