@@ -5,6 +5,8 @@ import (
 	"reflect"
 	"slices"
 	"testing"
+
+	"github.com/lucid-edge/lucid/internal/tlstest"
 )
 
 // A clone is the hello a fresh parse of the same bytes gives, and keeps
@@ -18,14 +20,14 @@ func TestClientHelloClone(t *testing.T) {
 	// pre_shared_key, last: one identity, one 32-byte binder.
 	identity := append(putU16(nil, 4), "tckt\x00\x00\x00\x01"...)
 	binder := append([]byte{32}, make([]byte, 32)...)
-	msgs["pre_shared_key"] = splitHello(t, goHello(t)).set(extPreSharedKey,
-		slices.Concat(putU16(nil, uint16(len(identity))), identity, putU16(nil, uint16(len(binder))), binder)).bytes()
+	msgs["pre_shared_key"] = tlstest.ParseClientHello(t, goHello(t)).Set(extPreSharedKey,
+		slices.Concat(putU16(nil, uint16(len(identity))), identity, putU16(nil, uint16(len(binder))), binder)).Message()
 	// More ALPN protocols than the hello's fixed array holds.
 	var alpn []byte
 	for _, p := range []string{"h2", "http/1.1", "a", "b", "c", "d"} {
 		alpn = append(append(alpn, byte(len(p))), p...)
 	}
-	msgs["six ALPN protocols"] = splitHello(t, goHello(t)).set(extALPN, append(putU16(nil, uint16(len(alpn))), alpn...)).bytes()
+	msgs["six ALPN protocols"] = tlstest.ParseClientHello(t, goHello(t)).Set(extALPN, append(putU16(nil, uint16(len(alpn))), alpn...)).Message()
 
 	for name, msg := range msgs {
 		t.Run(name, func(t *testing.T) {

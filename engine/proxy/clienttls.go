@@ -106,10 +106,7 @@ func (t *clientTLS13) input(c *conn, ev clientEvents) {
 		consumed += res.Consumed
 		out = res.Out
 		if err != nil {
-			c.Flush(out)
-			c.consume(in, len(in))
-			c.tlsRefused(err)
-			c.finish()
+			c.tlsFailed(in, out, err)
 			return
 		}
 		if res.Event == tlsmitm.EventNeedMore {
@@ -168,6 +165,16 @@ func (c *conn) abortTLS(tc *tlsmitm.Conn, a tlsmitm.Alert, reason string) {
 	out, _ := tc.Abort(c.Loop.Out(), a, reason)
 	c.Flush(out)
 	c.h.cfg.Logger.Info("inspection refused", "org", c.log.org, "host", c.log.host, "reason", reason)
+	c.finish()
+}
+
+// tlsFailed ends a connection whose TLS failed while in was processed:
+// out, holding the alert, goes first; the rest of in is dropped (wiped,
+// since records before the failure were decrypted in place).
+func (c *conn) tlsFailed(in, out []byte, err error) {
+	c.Flush(out)
+	c.consume(in, len(in))
+	c.tlsRefused(err)
 	c.finish()
 }
 

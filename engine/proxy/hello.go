@@ -36,10 +36,7 @@ func (p *awaitHello) input(c *conn) {
 		consumed += res.Consumed
 		out = res.Out
 		if err != nil {
-			c.Flush(out)
-			c.consume(in, len(in))
-			c.tlsRefused(err)
-			c.finish()
+			c.tlsFailed(in, out, err)
 			return
 		}
 		switch res.Event {
