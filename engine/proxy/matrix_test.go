@@ -283,31 +283,22 @@ func (c *helloCapture) hello(t *testing.T) *tlsmitm.ClientHello {
 }
 
 func TestProxyMatrixUTLSPresets(t *testing.T) {
-	presets := []struct {
-		name string
-		id   utls.ClientHelloID
-	}{
-		{"Chrome_Auto", utls.HelloChrome_Auto},
-		{"Firefox_Auto", utls.HelloFirefox_Auto},
-		{"Safari_Auto", utls.HelloSafari_Auto},
-		{"IOS_Auto", utls.HelloIOS_Auto},
-		{"Edge_Auto", utls.HelloEdge_Auto},
-	}
+	presets := tlstest.BrowserPresets
 	w := newWorld(t)
 	for _, p := range presets {
-		w.origin(t, strings.ToLower(strings.TrimSuffix(p.name, "_Auto"))+".test", time.Now().Add(-time.Hour), time.Now().Add(24*time.Hour))
+		w.origin(t, strings.ToLower(strings.TrimSuffix(p.Name, "_Auto"))+".test", time.Now().Add(-time.Hour), time.Now().Add(24*time.Hour))
 	}
 	w.startProxy(t, "acme", inspectAll)
 	for _, p := range presets {
-		t.Run(p.name, func(t *testing.T) {
-			name := strings.ToLower(strings.TrimSuffix(p.name, "_Auto")) + ".test"
+		t.Run(p.Name, func(t *testing.T) {
+			name := strings.ToLower(strings.TrimSuffix(p.Name, "_Auto")) + ".test"
 			raw := pmConnectOK(t, w.proxy.Addr(), name+":443")
 			defer raw.Close()
 			raw.SetDeadline(time.Now().Add(pmIOTimeout))
 			hc := &helloCapture{Conn: raw}
-			uc := utls.UClient(hc, &utls.Config{ServerName: name, RootCAs: w.rootPool()}, p.id)
+			uc := utls.UClient(hc, &utls.Config{ServerName: name, RootCAs: w.rootPool()}, p.ID)
 			if err := uc.Handshake(); err != nil {
-				t.Fatalf("uTLS %s handshake through the proxy: %v", p.name, err)
+				t.Fatalf("uTLS %s handshake through the proxy: %v", p.Name, err)
 			}
 			st := uc.ConnectionState()
 			if st.NegotiatedProtocol != "http/1.1" {

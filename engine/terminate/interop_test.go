@@ -250,19 +250,10 @@ func TestInteropHRR(t *testing.T) {
 // ALPN, TLS 1.2 also offered) must negotiate TLS 1.3 + http/1.1.
 func TestInteropUTLSPresets(t *testing.T) {
 	s := iopStartDefault(t)
-	presets := []struct {
-		name string
-		id   utls.ClientHelloID
-	}{
-		{"Chrome_Auto", utls.HelloChrome_Auto},
-		{"Firefox_Auto", utls.HelloFirefox_Auto},
-		{"Safari_Auto", utls.HelloSafari_Auto},
-		{"IOS_Auto", utls.HelloIOS_Auto},
-		{"Edge_Auto", utls.HelloEdge_Auto},
-	}
+	presets := tlstest.BrowserPresets
 	for _, p := range presets {
-		t.Run(p.name, func(t *testing.T) {
-			uc, rc := iopDialUTLS(t, s, p.id, nil)
+		t.Run(p.Name, func(t *testing.T) {
+			uc, rc := iopDialUTLS(t, s, p.ID, nil)
 			defer uc.Close()
 			st := uc.ConnectionState()
 			if st.Version != tls.VersionTLS13 {
