@@ -193,7 +193,14 @@ func proxyConfig(cfg *edgeconfig.Config, logger *slog.Logger) (pc proxy.Config, 
 			KeyRotation: cfg.Leaf.KeyRotation,
 		},
 		SessionCacheSize: cfg.Upstream.SessionCacheSize,
-		BlockPath:        blockPath,
+		Judge: func(org string, r *policy.Request) policy.Decision {
+			if blockPath != nil {
+				if rule, blocked := blockPath(org, r.Host, r.Path); blocked {
+					return policy.Decision{Action: policy.Block, Rule: rule}
+				}
+			}
+			return pol.Judge(org, r)
+		},
 	}
 	if cfg.AuthRequired() {
 		pc.Authenticate = func(v []byte) (user, org string, ok bool) {

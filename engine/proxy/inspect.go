@@ -63,10 +63,10 @@ func (in *inspector) requests(c *conn, client clientTLS, data []byte) bool {
 			in.buf = nil
 		}
 		host := hostOr(string(head.Host), c.log.host)
-		path := string(head.Target)
-		url := "https://" + host + path
-		if rule, blocked := in.blockedPath(host, path); blocked {
-			in.block(client, string(head.Method), url, rule)
+		url := "https://" + host + string(head.Target)
+		preq, _ := policy.ParseRequest(string(head.Method), "https", host, string(head.Target), 443)
+		if d := c.h.cfg.Judge(c.log.org, &preq); d.Action == policy.Block {
+			in.block(client, string(head.Method), url, d.Rule)
 			return false
 		}
 		req := pendingRequest{method: string(head.Method), url: url, start: time.Now(), in: int64(n)}
@@ -87,14 +87,6 @@ func (in *inspector) requests(c *conn, client clientTLS, data []byte) bool {
 		}
 	}
 	return true
-}
-
-func (in *inspector) blockedPath(host, path string) (string, bool) {
-	block := in.c.h.cfg.BlockPath
-	if block == nil {
-		return "", false
-	}
-	return block(in.c.log.org, host, path)
 }
 
 // block answers a request a URL rule blocks with a 403 page, and ends the

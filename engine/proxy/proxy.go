@@ -67,10 +67,10 @@ type Config struct {
 	KeyMemory int
 	// Cache bounds each loop's leaf cache.
 	Cache certcache.Config
-	// BlockPath applies the org's URL rules to an inspected request; a
-	// blocked one is answered 403 and never reaches the origin. nil blocks
-	// nothing.
-	BlockPath func(org, host, path string) (rule string, blocked bool)
+	// Judge applies the org's host and URL rules to each inspected
+	// request; a blocked one is answered 403 and never reaches the origin.
+	// nil judges every request by Decide on its host and port.
+	Judge func(org string, r *policy.Request) policy.Decision
 	// AccessLog receives one line per request; nil logs nothing.
 	AccessLog *accesslog.Logger
 	// SessionCacheSize bounds upstream TLS session resumption (per origin);
@@ -101,6 +101,9 @@ func Start(cfg Config) (*Server, error) {
 	}
 	if cfg.NoKey == nil {
 		cfg.NoKey = func(error) (policy.FailMode, bool) { return 0, false }
+	}
+	if cfg.Judge == nil {
+		cfg.Judge = func(org string, r *policy.Request) policy.Decision { return cfg.Decide(org, r.Host, r.Port) }
 	}
 	if cfg.RequestTimeout <= 0 {
 		cfg.RequestTimeout = 10 * time.Second

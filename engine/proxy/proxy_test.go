@@ -187,7 +187,14 @@ func (c *recordingConn) Read(p []byte) (int, error) {
 func (w *world) startProxy(t *testing.T, org string, decide func(host string) policy.Action) {
 	t.Helper()
 	cfg := w.pmProxyConfig(org, decide)
-	cfg.BlockPath = w.blockPath
+	cfg.Judge = func(org string, r *policy.Request) policy.Decision {
+		if w.blockPath != nil {
+			if rule, blocked := w.blockPath(org, r.Host, r.Path); blocked {
+				return policy.Decision{Action: policy.Block, Rule: rule}
+			}
+		}
+		return cfg.Decide(org, r.Host, r.Port)
+	}
 	cfg.AllowInvalidUpstream = func(string) bool { return w.allowInvalid }
 	w.pmStartProxyWith(t, cfg)
 }
