@@ -32,10 +32,22 @@ func newInspector(c *conn) *inspector {
 	return in
 }
 
+func (in *inspector) fromClient(c *conn, s sides, data []byte) bool {
+	if !in.requests(c, s, data) {
+		return false // blocked, answered and ended
+	}
+	return s.toOrigin(c, data)
+}
+
+func (in *inspector) fromOrigin(c *conn, s sides, b []byte) bool {
+	in.responses(b)
+	return s.toClient(c, b)
+}
+
 // requests takes decrypted client bytes. It reports false when a request
-// was blocked: answered with a 403 through client, and the connection
-// ended, so nothing of it reaches the origin.
-func (in *inspector) requests(c *conn, client clientTLS, data []byte) bool {
+// was blocked: answered with a 403 through s, and the connection ended, so
+// nothing of it reaches the origin.
+func (in *inspector) requests(c *conn, s sides, data []byte) bool {
 	for len(data) > 0 && !in.opaque {
 		if in.bodyLeft > 0 {
 			n := min(int64(len(data)), in.bodyLeft)
@@ -66,7 +78,7 @@ func (in *inspector) requests(c *conn, client clientTLS, data []byte) bool {
 		url := "https://" + host + string(head.Target)
 		preq, _ := policy.ParseRequest(string(head.Method), "https", host, string(head.Target), 443)
 		if d := c.h.cfg.Judge(c.log.org, &preq); d.Action == policy.Block {
-			in.block(client, string(head.Method), url, d.Rule)
+			in.block(s, string(head.Method), url, d.Rule)
 			return false
 		}
 		req := pendingRequest{method: string(head.Method), url: url, start: time.Now(), in: int64(n)}
@@ -91,12 +103,12 @@ func (in *inspector) requests(c *conn, client clientTLS, data []byte) bool {
 
 // block answers a request a URL rule blocks with a 403 page, and ends the
 // connection.
-func (in *inspector) block(client clientTLS, method, url, rule string) {
+func (in *inspector) block(s sides, method, url, rule string) {
 	c := in.c
 	resp := httphead.ErrorResponse(403, "Blocked by your organisation's policy ("+rule+").")
 	c.log.entry(c, method, url, 403, 0, int64(len(resp)), time.Now(), policy.Decision{Action: policy.Block, Rule: rule})
 	pathsBlocked.Inc()
-	c.closeWith(client, resp)
+	s.lastWord(c, resp)
 }
 
 // responses frames the origin's HTTP/1.1 responses so each queued request

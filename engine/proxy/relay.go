@@ -14,15 +14,35 @@ import (
 type relaying struct {
 	client clientTLS
 	link   *link
-	http   *inspector // nil for a protocol the edge does not parse (HTTP/2)
+	http   inspection
+}
+
+// inspection frames the protocol an inspected connection speaks (HTTP/1.1
+// in inspect.go): it judges every request before any byte of it goes to
+// the origin, forwards what passes, and logs every request with its
+// response.
+type inspection interface {
+	// fromClient takes decrypted client bytes and forwards what passes
+	// through s; false when it ended the connection.
+	fromClient(c *conn, s sides, data []byte) bool
+	// fromOrigin takes the origin's bytes and forwards them through s;
+	// false when it ended the connection.
+	fromOrigin(c *conn, s sides, b []byte) bool
+}
+
+// sides are the two ends an inspection forwards to. Each reports false
+// when the connection has ended (it failed it, with a reason logged).
+type sides interface {
+	toOrigin(c *conn, b []byte) bool
+	toClient(c *conn, b []byte) bool
+	// lastWord sends the client the edge's own last answer (a 403, a 400)
+	// and ends the connection.
+	lastWord(c *conn, resp []byte)
 }
 
 // startRelay starts relaying between client and the origin's session.
 func startRelay(c *conn, client clientTLS, s *origin.Session) *relaying {
-	r := &relaying{client: client}
-	if !c.log.opaque {
-		r.http = newInspector(c)
-	}
+	r := &relaying{client: client, http: newInspector(c)}
 	r.link = newLink(c, r, s.Conn, s.Socket, s.Buffered)
 	r.link.grant()
 	client.granted(r)
@@ -36,13 +56,27 @@ func (r *relaying) handshakeDone(*conn) {}
 func (r *relaying) fromClient(c *conn, data []byte) {
 	c.Deadline = time.Now().Add(c.h.cfg.IdleTimeout)
 	c.log.bytesIn += int64(len(data))
-	if r.http != nil && !r.http.requests(c, r.client, data) {
-		return // blocked, answered and ended
-	}
-	if !r.link.send(data) {
-		c.fail("client sends faster than the origin accepts (over the per-connection bound)", r.goodbye(c))
-	}
+	r.http.fromClient(c, r, data)
 }
+
+func (r *relaying) toOrigin(c *conn, b []byte) bool {
+	if !r.link.send(b) {
+		c.fail("client sends faster than the origin accepts (over the per-connection bound)", r.goodbye(c))
+		return false
+	}
+	return true
+}
+
+func (r *relaying) toClient(c *conn, b []byte) bool {
+	if err := r.client.send(c, b); err != nil {
+		r.client.goodbye(c)
+		c.finish()
+		return false
+	}
+	return true
+}
+
+func (r *relaying) lastWord(c *conn, resp []byte) { c.closeWith(r.client, resp) }
 
 func (r *relaying) clientClosed(*conn) {
 	// The origin hears the client is done and answers what it was asked.
@@ -63,11 +97,8 @@ func (r *relaying) fromOrigin(c *conn, b []byte, err error) {
 	if len(b) > 0 {
 		c.log.bytesOut += int64(len(b))
 		bytesRelayed.Add(len(b))
-		if r.http != nil {
-			r.http.responses(b)
-		}
-		if werr := r.client.send(c, b); werr != nil && err == nil {
-			err = werr
+		if !r.http.fromOrigin(c, r, b) {
+			return
 		}
 	}
 	if err != nil {

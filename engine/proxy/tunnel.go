@@ -98,16 +98,38 @@ func (t *tunnelling) fromOrigin(c *conn, b []byte, err error) {
 	if len(b) > 0 {
 		c.log.bytesOut += int64(len(b))
 		bytesRelayed.Add(len(b))
-		if t.http != nil {
-			t.http.responses(b)
+		if t.http != nil && !t.http.fromOrigin(c, t, b) {
+			return
 		}
-		c.write(b)
+		if t.http == nil {
+			c.write(b)
+		}
 	}
 	if err != nil {
 		c.finish()
 		return
 	}
 	t.link.grantIfRoom(c)
+}
+
+// A plain http:// request's sides for its inspector: the client's are
+// the connection's own bytes, not TLS.
+func (t *tunnelling) toOrigin(c *conn, b []byte) bool {
+	if !t.link.send(b) {
+		c.fail("the origin's write queue is full", nil)
+		return false
+	}
+	return true
+}
+
+func (t *tunnelling) toClient(c *conn, b []byte) bool {
+	c.write(b)
+	return true
+}
+
+func (t *tunnelling) lastWord(c *conn, resp []byte) {
+	c.write(resp)
+	c.finish()
 }
 
 func (t *tunnelling) originCaughtUp(*conn) {}
