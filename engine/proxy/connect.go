@@ -2,6 +2,9 @@ package proxy
 
 import (
 	"errors"
+	"net"
+	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/lucid-edge/lucid/internal/httphead"
@@ -10,9 +13,10 @@ import (
 )
 
 // awaitRequest is the first phase: the proxy request, a CONNECT or a plain
-// http:// request (DESIGN.md, data path step 2). It authenticates the
-// client, asks policy about the target and answers: refused (407, 403,
-// 400), or on to a tunnel, a plain relay or the client's ClientHello.
+// http:// request (DESIGN.md, data path step 2). It admits the client,
+// has its credentials checked off the loop (authenticating), asks policy
+// about the target and answers: refused (403, 407, 429, 400), or on to a
+// tunnel, a plain relay or the client's ClientHello.
 type awaitRequest struct {
 	quiet
 	buf []byte // a request head that arrived in pieces
@@ -35,65 +39,148 @@ func (p *awaitRequest) input(c *conn) {
 	used := len(in) // what of in belongs to the request head
 	if len(p.buf) > 0 {
 		used = n - len(p.buf)
-		p.buf = nil
 	} else if err == nil {
 		used = n
 	}
 	if err != nil {
+		p.buf = nil
 		c.consume(in, len(in))
 		status, reason := httphead.ErrorStatus(err)
 		c.refuse(status, reason)
 		return
 	}
-	if !p.authenticate(c, &r) {
+	client := clientAddr(c)
+	if allow := c.h.cfg.AllowClient; allow != nil && !allow(client) {
+		p.buf = nil
 		c.consume(in, len(in))
+		c.refuse(403, "this proxy serves only local clients without authentication")
+		return
+	}
+	// The head is kept (wiped later) past this turn: the credential check
+	// may run off the loop, and a plain request's head is relayed.
+	head := slices.Clone(src[:n])
+	r, _, _ = httphead.ParseProxyRequest(head) // consume wipes what r aliased
+	p.buf = nil
+	c.consume(in, used)
+	if c.h.cfg.Authenticate == nil {
+		c.log.org = c.h.cfg.DefaultOrg
+		target(c, head)
+		return
+	}
+	if lim := c.h.cfg.AuthLimit; lim != nil && !lim.Allow(client) {
+		wipe(head)
+		authRateLimited.Inc()
+		c.refuse(429, "too many failed proxy authentications from this address; try again later")
+		return
+	}
+	if r.ProxyAuthorization == nil {
+		wipe(head)
 		c.refuse(407, "proxy authentication required", `Proxy-Authenticate: Basic realm="lucid"`+"\r\n")
+		return
+	}
+	a := &authenticating{head: head}
+	credential := slices.Clone(r.ProxyAuthorization)
+	check := c.h.cfg.Authenticate
+	go func() {
+		// Verifying a password hash is slow on purpose: never on the loop.
+		user, org, ok := check(credential)
+		wipe(credential)
+		c.post(a, authenticated{a, user, org, ok})
+	}()
+	c.enter(a)
+}
+
+// clientAddr is the client's IP address.
+func clientAddr(c *conn) netip.Addr {
+	if ta, ok := c.Gnet.RemoteAddr().(*net.TCPAddr); ok {
+		if a, ok := netip.AddrFromSlice(ta.IP); ok {
+			return a.Unmap()
+		}
+	}
+	return netip.Addr{}
+}
+
+// authenticating waits for the client's credentials to be checked off the
+// loop. What the client sends meanwhile waits in gnet, within maxHeld.
+type authenticating struct {
+	quiet
+	head []byte // the proxy request's head, wiped once acted on
+}
+
+func (p *authenticating) input(c *conn) {
+	if c.Gnet.InboundBuffered() > maxHeld {
+		c.consume(c.peek(), c.Gnet.InboundBuffered())
+		c.fail("client sent too much before its credentials were checked", nil)
+	}
+}
+
+func (p *authenticating) release() bool {
+	wipe(p.head)
+	p.head = nil
+	return false
+}
+
+// authenticated is the result of the credential check.
+type authenticated struct {
+	to        *authenticating
+	user, org string
+	ok        bool
+}
+
+func (a authenticated) apply(c *conn) {
+	p := a.to
+	head := p.head
+	p.head = nil
+	if !a.ok {
+		wipe(head)
+		if lim := c.h.cfg.AuthLimit; lim != nil {
+			lim.Failed(clientAddr(c))
+		}
+		c.refuse(407, "proxy authentication required", `Proxy-Authenticate: Basic realm="lucid"`+"\r\n")
+		return
+	}
+	c.log.user, c.log.org = a.user, a.org
+	target(c, head)
+}
+
+func (authenticated) drop() {}
+
+// target acts on the proxy request of an admitted client, whose head it
+// takes over: policy on the destination, then a tunnel, a plain relay or
+// the client's ClientHello.
+func target(c *conn, head []byte) {
+	r, _, err := httphead.ParseProxyRequest(head)
+	if err != nil { // parsed before; cannot fail
+		wipe(head)
+		c.refuse(400, "malformed proxy request")
 		return
 	}
 	l := &c.log
 	l.host, l.port = string(r.Host), r.Port
 	l.decision = c.h.cfg.Decide(l.org, l.host, l.port)
 	decisions(l.decision.Action).Inc()
-	switch {
-	case l.decision.Action == policy.Block:
-		c.consume(in, len(in))
+	if l.decision.Action == policy.Block {
+		wipe(head)
 		l.answered(c, string(r.Method), l.target(), 403)
 		c.refuse(403, "blocked by policy ("+l.decision.Rule+")")
 		return
-	case !r.Connect:
-		// Plain HTTP: nothing to decrypt, so inspect and bypass both relay
-		// it; the access log sees it either way.
-		head := src[:n]
-		t := startPlain(c, head, &r)
-		c.consume(in, used)
-		c.enter(t)
+	}
+	if !r.Connect {
+		// Plain HTTP: nothing to decrypt, so inspect and bypass both frame
+		// and judge it; the access log sees it either way.
+		c.enter(startPlain(c, head, &r))
 		return
 	}
-	c.consume(in, used)
-	if l.decision.Action == policy.Bypass {
-		c.enter(startTunnel(c, nil))
-	} else {
-		tc := tlsmitm.NewServer(c.Loop.TLS)
-		// A session resumes only within the organisation whose leaf
-		// authenticated it.
-		tc.SetSessionContext([]byte(l.org))
-		c.Deadline = time.Now().Add(c.h.cfg.HandshakeTimeout)
-		c.enter(&awaitHello{tls: tc})
-	}
+	wipe(head)
+	// Inspected or bypassed, the client's hello is read: a bypass applies
+	// only when the name it asks for (the SNI) is bypassed too.
+	tc := tlsmitm.NewServer(c.Loop.TLS)
+	// A session resumes only within the organisation whose leaf
+	// authenticated it.
+	tc.SetSessionContext([]byte(l.org))
+	c.Deadline = time.Now().Add(c.h.cfg.HandshakeTimeout)
+	c.enter(&awaitHello{tls: tc})
 	c.write(connectEstablished)
-}
-
-// authenticate finds the client's user and organisation.
-func (p *awaitRequest) authenticate(c *conn, r *httphead.ProxyRequest) bool {
-	c.log.org, c.log.user = c.h.cfg.DefaultOrg, ""
-	if c.h.cfg.Authenticate == nil {
-		return true
-	}
-	user, org, ok := c.h.cfg.Authenticate(r.ProxyAuthorization)
-	if ok {
-		c.log.user, c.log.org = user, org
-	}
-	return ok
 }
 
 // refuse answers the proxy request with an error and ends the connection.
@@ -102,3 +189,6 @@ func (c *conn) refuse(status int, reason string, header ...string) {
 	c.h.cfg.Logger.Info("proxy request refused", "client", c.Gnet.RemoteAddr().String(), "status", status, "reason", reason)
 	c.finish()
 }
+
+// wipe zeroes a copy of a request head or a credential.
+func wipe(b []byte) { clear(b) }

@@ -12,9 +12,11 @@ import (
 )
 
 // awaitHello reads the client's ClientHello (DESIGN.md, data path steps 3
-// and 4): tlsmitm parses it once and parks the handshake, and policy is
-// asked again about the name the client wants, the SNI. The hello's bytes
-// are kept as they came, for a tunnel if policy bypasses the SNI.
+// and 4), whether the CONNECT is to be inspected or bypassed: tlsmitm
+// parses it once and parks the handshake, and policy is asked again about
+// the name the client wants, the SNI; the stricter answer stands. The
+// hello's bytes are kept as they came, for a tunnel if both bypass. What
+// is not a ClientHello is refused, bypass or not.
 type awaitHello struct {
 	quiet
 	tls  *tlsmitm.Conn
@@ -95,26 +97,29 @@ func (p *awaitHello) arrived(c *conn, ch *tlsmitm.ClientHello, legacyHello []byt
 	l.client.JA4 = tlsmitm.JA4(ch)
 	if l.sni != "" && !strings.EqualFold(strings.TrimSuffix(l.sni, "."), l.host) {
 		// The name the client asks the origin for is policy's business
-		// too: CONNECT to an allowed name with a blocked SNI is fronting.
-		d := c.h.cfg.Decide(l.org, l.sni, l.port)
-		switch d.Action {
-		case policy.Block:
+		// too, and it can only make the decision stricter: CONNECT to an
+		// allowed name with a blocked SNI is fronting, and a bypassed SNI
+		// (a pinned name) behind an inspected CONNECT is inspected.
+		d := policy.Stricter(l.decision, c.h.cfg.Decide(l.org, l.sni, l.port))
+		if d != l.decision {
 			l.decision = d
 			decisions(d.Action).Inc()
-			l.answered(c, "CONNECT", l.target()+" sni="+l.sni, 403)
-			c.abortTLS(p.tls, tlsmitm.AlertHandshakeFailure, "the SNI "+l.sni+" is blocked by policy ("+d.Rule+")")
-			return
-		case policy.Bypass:
-			// Pass the untouched hello on, as for a bypassed CONNECT.
-			l.decision = d
-			l.client = accesslog.TLSInfo{}
-			decisions(d.Action).Inc()
-			held := p.held
-			p.held = nil
-			p.release()
-			c.enter(startTunnel(c, held))
-			return
 		}
+	}
+	switch l.decision.Action {
+	case policy.Block:
+		l.answered(c, "CONNECT", l.target(), 403)
+		c.abortTLS(p.tls, tlsmitm.AlertHandshakeFailure, "the SNI "+l.sni+" is blocked by policy ("+l.decision.Rule+")")
+		return
+	case policy.Bypass:
+		// Pass the untouched hello on: the CONNECT target and the SNI
+		// both say so.
+		l.client = accesslog.TLSInfo{JA4: l.client.JA4}
+		held := p.held
+		p.held = nil
+		p.release()
+		c.enter(startTunnel(c, held))
+		return
 	}
 	var client clientTLS
 	if legacyHello != nil {

@@ -9,6 +9,7 @@ import (
 // The proxy's own counters, exported at /metrics beside the engine's.
 var (
 	proxyRefusedFull = metrics.NewCounter("lucid_proxy_refused_max_connections_total")
+	authRateLimited  = metrics.NewCounter("lucid_proxy_auth_rate_limited_total")
 	upstreamFailures = metrics.NewCounter("lucid_upstream_failures_total")
 	upstreamInvalid  = metrics.NewCounter("lucid_upstream_invalid_certificates_total")
 	mirrorFallbacks  = metrics.NewCounter("lucid_upstream_mirror_fallbacks_total")

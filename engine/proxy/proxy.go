@@ -11,6 +11,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net/netip"
 	"runtime"
 	"time"
 
@@ -31,15 +32,32 @@ type KeySource interface {
 	Issuer(ctx context.Context, org string) (*certcache.Issuer, error)
 }
 
+// AuthLimiter counts failed proxy authentications per client address.
+// Its methods are called from the loops and must be safe from any
+// goroutine, and cheap.
+type AuthLimiter interface {
+	Allow(client netip.Addr) bool
+	Failed(client netip.Addr)
+}
+
 // Config configures the inspecting proxy.
 type Config struct {
 	Addr   string
 	Loops  int
 	Logger *slog.Logger
 	// Authenticate maps a Proxy-Authorization value to a user and org; nil
-	// means no authentication and every client belongs to DefaultOrg.
+	// means no authentication and every client belongs to DefaultOrg. It
+	// runs off the loops (a password hash is slow to check on purpose) and
+	// must be safe from any goroutine.
 	Authenticate func(proxyAuthorization []byte) (user, org string, ok bool)
 	DefaultOrg   string
+	// AuthLimit, when set, bounds failed authentications per client
+	// address: a client over its limit gets 429 before its credentials are
+	// checked.
+	AuthLimit AuthLimiter
+	// AllowClient admits a client by its address before anything else;
+	// nil admits every client.
+	AllowClient func(netip.Addr) bool
 	// Decide applies the org's policy to a destination.
 	Decide func(org, host string, port int) policy.Decision
 	Keys   KeySource

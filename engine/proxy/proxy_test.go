@@ -501,7 +501,7 @@ func TestProxyAppliesPolicyToTheSNI(t *testing.T) {
 	if err := tc.Handshake(); err == nil || !strings.Contains(err.Error(), "handshake failure") {
 		t.Fatalf("a blocked SNI behind an allowed CONNECT was served: %v", err)
 	}
-	if log := w.accessLog(); !strings.Contains(log, "sni=blocked.test") || !strings.Contains(log, `"status":403`) {
+	if log := w.accessLog(); !strings.Contains(log, `"sni":"blocked.test"`) || !strings.Contains(log, `"status":403`) {
 		t.Fatalf("the refusal is not in the access log:\n%s", log)
 	}
 }

@@ -469,8 +469,9 @@ func TestProxyTLS12LargeTransfers(t *testing.T) {
 }
 
 // TestProxyTLS12SNIPolicy: the SNI of a TLS 1.2 hello meets the same
-// policy: a blocked name is refused, a bypassed one is tunnelled with the
-// client's own bytes, so the client sees the origin's certificate.
+// policy: a blocked name is refused; a bypassed one is tunnelled with the
+// client's own bytes (the client sees the origin's certificate) only when
+// the CONNECT target is bypassed too.
 func TestProxyTLS12SNIPolicy(t *testing.T) {
 	w := newWorld(t)
 	w.origin(t, "bank.test", time.Now().Add(-time.Hour), time.Now().Add(24*time.Hour))
@@ -490,12 +491,23 @@ func TestProxyTLS12SNIPolicy(t *testing.T) {
 	if err := tc.Handshake(); err == nil || !strings.Contains(err.Error(), "handshake failure") {
 		t.Fatalf("a blocked SNI behind an allowed CONNECT was served: %v", err)
 	}
-	w.waitLog(t, "sni=blocked.test", `"status":403`)
+	w.waitLog(t, `"sni":"blocked.test"`, `"status":403`)
 
+	// A bypassed SNI behind an inspected CONNECT is inspected: a later
+	// name only makes the decision stricter (a pinned name in the SNI
+	// opens no tunnel).
+	tc = tls.Client(w.dial12(t, "allowed.test"), &tls.Config{ServerName: "bank.test", RootCAs: roots, MaxVersion: tls.VersionTLS12})
+	resp, body := tlstest.RoundTrip(t, tc, bufio.NewReader(tc), "GET /inspected HTTP/1.1\r\nHost: bank.test\r\nConnection: close\r\n\r\n")
+	if st := tc.ConnectionState(); resp.StatusCode != 200 || st.PeerCertificates[0].Issuer.CommonName == "Public Web Root" {
+		t.Fatalf("bypassed SNI behind an inspected CONNECT: %d %q, issuer %s", resp.StatusCode, body, st.PeerCertificates[0].Issuer.CommonName)
+	}
+
+	// Bypassed by the CONNECT target and the SNI alike: tunnelled with the
+	// client's own bytes.
 	originRoots := x509.NewCertPool()
 	originRoots.AddCert(w.originCA)
-	tc = tls.Client(w.dial12(t, "allowed.test"), &tls.Config{ServerName: "bank.test", RootCAs: originRoots, MaxVersion: tls.VersionTLS12})
-	resp, body := tlstest.RoundTrip(t, tc, bufio.NewReader(tc), "GET /bypassed HTTP/1.1\r\nHost: bank.test\r\nConnection: close\r\n\r\n")
+	tc = tls.Client(w.dial12(t, "bank.test"), &tls.Config{ServerName: "bank.test", RootCAs: originRoots, MaxVersion: tls.VersionTLS12})
+	resp, body = tlstest.RoundTrip(t, tc, bufio.NewReader(tc), "GET /bypassed HTTP/1.1\r\nHost: bank.test\r\nConnection: close\r\n\r\n")
 	st := tc.ConnectionState()
 	if resp.StatusCode != 200 || body != "origin bank.test" || st.Version != tls.VersionTLS12 ||
 		st.PeerCertificates[0].Issuer.CommonName != "Public Web Root" {
