@@ -17,13 +17,13 @@ const (
 	wildcard                     // *.example.com
 	suffix                       // .example.com
 	anyHost                      // *
-	ipAddr                       // 192.0.2.1, ::1
+	addrRange                    // 192.0.2.1, ::1, 10.0.0.0/8, fd00::/8
 )
 
 type pattern struct {
-	kind patternKind
-	name string // lower case, no trailing dot; the domain for wildcard and suffix
-	addr netip.Addr
+	kind   patternKind
+	name   string       // lower case, no trailing dot; the domain for wildcard and suffix
+	prefix netip.Prefix // addrRange: an IP address is a range of one
 }
 
 func parsePattern(s string) (pattern, error) {
@@ -34,7 +34,13 @@ func parsePattern(s string) (pattern, error) {
 		return pattern{kind: anyHost}, nil
 	}
 	if a, ok := parseIP(s); ok {
-		return pattern{kind: ipAddr, addr: a}, nil
+		return pattern{kind: addrRange, prefix: netip.PrefixFrom(a, a.BitLen())}, nil
+	}
+	if addr, _, ok := strings.Cut(s, "/"); ok {
+		if _, isIP := parseIP(addr); isIP || addr == "" {
+			p, err := parsePrefix(s)
+			return pattern{kind: addrRange, prefix: p}, err
+		}
 	}
 	if s[0] == '[' {
 		return pattern{}, errors.New("host pattern " + strconv.Quote(s) + ": not an IPv6 address")
@@ -113,7 +119,7 @@ func parseIP(s string) (netip.Addr, bool) {
 type orgPolicy struct {
 	rules   []compiledRule
 	names   map[string]*nameRules
-	ips     map[netip.Addr][]int32
+	addrs   addrIndex
 	anyHost []int32
 	def     Decision
 }
@@ -128,6 +134,10 @@ type nameRules struct {
 type compiledRule struct {
 	decision Decision
 	ports    []uint16
+	// hosts are the rule's patterns (one anyHost for a rule without
+	// hosts); LeafNames reads them to judge a wildcard name against every
+	// rule.
+	hosts []pattern
 }
 
 func compileOrg(o *Org) (*orgPolicy, error) {
@@ -136,7 +146,6 @@ func compileOrg(o *Org) (*orgPolicy, error) {
 	}
 	op := &orgPolicy{
 		names: make(map[string]*nameRules),
-		ips:   make(map[netip.Addr][]int32),
 		def:   Decision{Action: o.Default, Rule: "default"},
 	}
 	for i, r := range o.Rules {
@@ -147,13 +156,14 @@ func compileOrg(o *Org) (*orgPolicy, error) {
 		if name == "" {
 			name = "rules[" + strconv.Itoa(i) + "]"
 		}
-		if err := op.add(name, r.Action, r.Hosts, r.Ports); err != nil {
+		d := Decision{Action: r.Action, Rule: name, LegacyTLS: r.UpstreamTLSLegacy && r.Action != Block}
+		if err := op.add(d, r.Hosts, r.Ports); err != nil {
 			return nil, errors.New(name + ": " + err.Error())
 		}
 	}
 	if o.BypassPinned {
 		for _, p := range pinned {
-			if err := op.add("pinned:"+p, Bypass, []string{p}, nil); err != nil {
+			if err := op.add(Decision{Action: Bypass, Rule: "pinned:" + p}, []string{p}, nil); err != nil {
 				panic("policy: built-in pinned pattern: " + err.Error())
 			}
 		}
@@ -161,17 +171,17 @@ func compileOrg(o *Org) (*orgPolicy, error) {
 	return op, nil
 }
 
-func (op *orgPolicy) add(name string, action Action, hosts []string, ports []int) error {
+func (op *orgPolicy) add(d Decision, hosts []string, ports []int) error {
 	idx := int32(len(op.rules))
-	cr := compiledRule{decision: Decision{Action: action, Rule: name}}
+	cr := compiledRule{decision: d}
 	for _, n := range ports {
 		if err := CheckPort(n); err != nil {
 			return err
 		}
 		cr.ports = append(cr.ports, uint16(n))
 	}
-	op.rules = append(op.rules, cr)
 	if len(hosts) == 0 {
+		cr.hosts = []pattern{{kind: anyHost}}
 		op.anyHost = appendIndex(op.anyHost, idx)
 	}
 	for _, h := range hosts {
@@ -179,11 +189,12 @@ func (op *orgPolicy) add(name string, action Action, hosts []string, ports []int
 		if err != nil {
 			return err
 		}
+		cr.hosts = append(cr.hosts, p)
 		switch p.kind {
 		case anyHost:
 			op.anyHost = appendIndex(op.anyHost, idx)
-		case ipAddr:
-			op.ips[p.addr] = appendIndex(op.ips[p.addr], idx)
+		case addrRange:
+			op.addrs.add(p.prefix, idx)
 		case exactName:
 			nr := op.name(p.name)
 			nr.self = appendIndex(nr.self, idx)
@@ -196,6 +207,7 @@ func (op *orgPolicy) add(name string, action Action, hosts []string, ports []int
 			nr.below = appendIndex(nr.below, idx)
 		}
 	}
+	op.rules = append(op.rules, cr)
 	return nil
 }
 
@@ -218,50 +230,85 @@ func appendIndex(l []int32, idx int32) []int32 {
 }
 
 func (op *orgPolicy) decide(host string, port int) Decision {
-	best := op.first(op.anyHost, port, int32(len(op.rules)))
-	if a, ok := parseIP(host); ok {
-		best = op.first(op.ips[a], port, best)
-	} else {
-		var buf [maxName]byte
-		if name, ok := lowerName(&buf, host); ok {
-			// The name itself, then each parent domain from the longest.
-			if nr := op.names[string(name)]; nr != nil {
-				best = op.first(nr.self, port, best)
-			}
-			for i := range len(name) {
-				if name[i] != '.' {
-					continue
-				}
-				if nr := op.names[string(name[i+1:])]; nr != nil {
-					best = op.first(nr.below, port, best)
-				}
-			}
-		}
-	}
-	if int(best) < len(op.rules) {
-		return op.rules[best].decision
+	best := op.first(op.anyHost, port, op.none(), applies)
+	best = op.firstHost(host, port, best, applies)
+	return op.decision(best)
+}
+
+// none is the rule index past the last rule: no rule matched.
+func (op *orgPolicy) none() int32 { return int32(len(op.rules)) }
+
+// decision returns rule i's decision, or the default for none.
+func (op *orgPolicy) decision(i int32) Decision {
+	if int(i) < len(op.rules) {
+		return op.rules[i].decision
 	}
 	return op.def
 }
 
-// first returns the earliest rule in l before best that matches port, or
-// best.
-func (op *orgPolicy) first(l []int32, port int, best int32) int32 {
-	for _, i := range l {
-		if i >= best {
-			break
+// firstHost returns the earliest rule before best that satisfies m for
+// port and whose patterns name host: its name patterns, or its IP and
+// CIDR patterns when host is an IP literal. Rules of any host are the
+// caller's to try.
+func (op *orgPolicy) firstHost(host string, port int, best int32, m match) int32 {
+	if a, ok := parseIP(host); ok {
+		return op.firstAddr(a, port, best, m)
+	}
+	var buf [maxName]byte
+	name, ok := lowerName(&buf, host)
+	if !ok {
+		return best
+	}
+	// The name itself, then each parent domain from the longest.
+	if nr := op.names[string(name)]; nr != nil {
+		best = op.first(nr.self, port, best, m)
+	}
+	for i := range len(name) {
+		if name[i] != '.' {
+			continue
 		}
-		if op.rules[i].matchPort(port) {
-			return i
+		if nr := op.names[string(name[i+1:])]; nr != nil {
+			best = op.first(nr.below, port, best, m)
 		}
 	}
 	return best
 }
 
-func (r *compiledRule) matchPort(port int) bool {
-	if len(r.ports) == 0 {
-		return true
+// match is what first asks of a rule beyond its hosts.
+type match uint8
+
+const (
+	// applies: the rule's ports are empty or hold the port, so the rule
+	// decides the connection.
+	applies match = iota
+	// listsPort: the rule is not a block and names the port in its
+	// ports, so it lets a port other than the scheme's own through.
+	listsPort
+)
+
+// first returns the earliest rule in l before best that satisfies m for
+// port, or best.
+func (op *orgPolicy) first(l []int32, port int, best int32, m match) int32 {
+	for _, i := range l {
+		if i >= best {
+			break
+		}
+		r := &op.rules[i]
+		switch m {
+		case applies:
+			if len(r.ports) == 0 || r.hasPort(port) {
+				return i
+			}
+		case listsPort:
+			if r.decision.Action != Block && r.hasPort(port) {
+				return i
+			}
+		}
 	}
+	return best
+}
+
+func (r *compiledRule) hasPort(port int) bool {
 	for _, p := range r.ports {
 		if int(p) == port {
 			return true

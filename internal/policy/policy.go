@@ -15,16 +15,27 @@
 //	.example.com    example.com and any name below it
 //	*               any host
 //	192.0.2.1, ::1  that IP address (IPv6 with or without brackets)
+//	10.0.0.0/8      any IP address in that range (CIDR, RFC 4632), and
+//	fd00::/8        in IPv6 (RFC 4291 §2.3); no bits set after the length
 //
-// New compiles all patterns into one map per organisation, keyed by name,
-// so Decide costs one map lookup per label of the host and allocates
-// nothing. A Policy is immutable: Decide is safe from any goroutine.
+// IP and CIDR patterns match IP-literal hosts and, in Destination, the
+// address the edge dials; names and * never match a dialed address. An
+// IPv4-mapped IPv6 address or range (::ffff:10.0.0.1, ::ffff:10.0.0.0/104)
+// is the IPv4 one; an IPv6 range that holds all of ::ffff:0:0/96 (::/0)
+// is refused, since it would silently mean every IPv4 address too.
+//
+// New compiles names into one map per organisation, keyed by name, and
+// addresses into one map per range length, so Decide costs one map lookup
+// per label of the host (or per range length the rules use) and allocates
+// nothing. A Policy is immutable: every method is safe from any
+// goroutine.
 package policy
 
 import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync/atomic"
 )
 
 // Action is what the edge does with a connection.
@@ -65,6 +76,9 @@ type Rule struct {
 	// Name identifies the rule in decisions and logs; empty means
 	// "rules[i]" for the rule's index.
 	Name string
+	// UpstreamTLSLegacy (upstream_tls: legacy) lets origins of this rule's
+	// hosts negotiate below the edge's TLS floor: Decision.LegacyTLS.
+	UpstreamTLSLegacy bool
 }
 
 // Org is one organisation's policy.
@@ -83,13 +97,27 @@ type Decision struct {
 	Action Action
 	// Rule names what matched: a rule's name, "pinned:" and the pinned
 	// pattern, "default", or "no-policy" for an unknown organisation.
+	// Destination's refusals say "refused:" and why (see Destination).
 	Rule string
+	// LegacyTLS is true when the deciding rule has UpstreamTLSLegacy and
+	// does not block: the edge accepts an origin below its TLS floor. It
+	// belongs to the host the edge dials, so the edge reads it from
+	// Decide for the CONNECT target (or the original destination), never
+	// from a decision combined with the SNI or a request's host, which
+	// the client chooses.
+	LegacyTLS bool
 }
 
-// Policy holds every organisation's compiled rules.
+// Policy holds every organisation's compiled rules and the edge's own
+// listeners.
 type Policy struct {
-	orgs map[string]*orgPolicy
+	orgs       map[string]*orgPolicy
+	own        ownListeners
+	generation uint64
 }
+
+// generations numbers compiled policies, so that no two share one.
+var generations atomic.Uint64
 
 // noPolicy is the decision for an organisation the policy does not know:
 // block, since nobody said anything may pass.
@@ -98,7 +126,7 @@ var noPolicy = Decision{Action: Block, Rule: "no-policy"}
 // New compiles the organisations' policies. It fails on a duplicate
 // organisation, an unknown action, a bad pattern or a port out of range.
 func New(orgs []Org) (*Policy, error) {
-	p := &Policy{orgs: make(map[string]*orgPolicy, len(orgs))}
+	p := &Policy{orgs: make(map[string]*orgPolicy, len(orgs)), generation: generations.Add(1)}
 	for i := range orgs {
 		o := &orgs[i]
 		if _, dup := p.orgs[o.ID]; dup {
@@ -123,6 +151,15 @@ func (p *Policy) Decide(org, host string, port int) Decision {
 	}
 	return o.decide(host, port)
 }
+
+// Generation identifies what this Policy allows: every New returns a
+// Policy with a generation no other Policy of the process has (a reload
+// gets a new one even when its rules are unchanged), and copies made by
+// WithOwnListeners keep it, since LeafNames answers the same for them.
+// The leaf cache puts it in its key, next to the organisation, the
+// origin's certificate and the SNI, so a leaf minted under one policy is
+// never served under the next; see LeafNames.
+func (p *Policy) Generation() uint64 { return p.generation }
 
 // Orgs reports how many organisations the policy holds.
 func (p *Policy) Orgs() int { return len(p.orgs) }

@@ -107,7 +107,7 @@ func TestPatterns(t *testing.T) {
 		{"lone dot", ".", "1 to 253"},
 		{"space", "ex ample.com", "letters"},
 		{"URL", "http://example.com", "letters"},
-		{"CIDR", "10.0.0.0/8", "letters"},
+		{"CIDR", "10.0.0.0/8", ""},
 		{"not an IP", "10.0.0", "IPv4"},
 		{"bracketed name", "[example.com]", "IPv6"},
 		{"zone", "fe80::1%eth0", "letters"},
