@@ -132,12 +132,18 @@ func (r *originReady) apply(c *conn) {
 	p.held = nil
 	leaf := p.chooseLeaf(c, r)
 	if p.failPage == "" {
-		p.origin = r.session
-		if alpn := r.session.NegotiatedProtocol; alpn != "" {
-			p.client.setProtocol(alpn)
-			l.opaque = alpn != "http/1.1"
+		switch alpn := r.session.NegotiatedProtocol; alpn {
+		case "", "http/1.1", "h2":
+			p.origin = r.session
+			if alpn != "" {
+				p.client.setProtocol(alpn)
+			}
+		default:
+			// What the edge cannot frame is never relayed unjudged.
+			p.failPage = "the site chose a protocol the edge cannot inspect (" + alpn + ")"
 		}
-	} else {
+	}
+	if p.failPage != "" {
 		r.drop()
 		// The 502 page is HTTP/1.1, when the client speaks it.
 		if p.client.offers("http/1.1") {
