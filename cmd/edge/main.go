@@ -1,10 +1,12 @@
-// Command edge is Lucid's inspecting edge. It has two modes:
+// Command edge is Lucid's inspecting edge. It has two modes and a tool:
 //
 //	edge -config FILE                  (also: edge proxy -config FILE)
 //	edge terminate -listen ADDR [-cert PEM -key PEM] [-loops N] [-admin ADDR]
+//	edge hash-password                 (reads the password from standard input)
 //
 // The first runs the inspecting proxy that the YAML file describes (see
-// package internal/edgeconfig). The second serves `HTTP/1.1 200 OK` over
+// package internal/edgeconfig). The third prints the Argon2id hash of a
+// password for a user's password_hash. The second serves `HTTP/1.1 200 OK` over
 // Lucid's own TLS 1.3 stack on gnet, the handshake-throughput target for
 // benchmarks and conformance suites, and the demo origin of `make run`.
 package main
@@ -32,6 +34,7 @@ const usage = `usage:
   edge -config FILE [-log-level debug|info|warn|error]    the inspecting proxy
   edge proxy -config FILE [...]                           the same
   edge terminate -listen ADDR [-cert PEM -key PEM] [-loops N] [-admin ADDR]
+  edge hash-password < password                           a user's password_hash (Argon2id)
 `
 
 func main() {
@@ -39,6 +42,8 @@ func main() {
 	switch {
 	case len(os.Args) >= 2 && os.Args[1] == "terminate":
 		err = runTerminate(os.Args[2:])
+	case len(os.Args) >= 2 && os.Args[1] == "hash-password":
+		err = runHashPassword(os.Args[2:], os.Stdin, os.Stdout, os.Stderr)
 	case len(os.Args) >= 2 && os.Args[1] == "proxy":
 		err = runProxy(os.Args[2:])
 	case len(os.Args) >= 2 && strings.HasPrefix(os.Args[1], "-") && os.Args[1] != "-h" && os.Args[1] != "-help" && os.Args[1] != "--help":

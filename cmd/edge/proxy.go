@@ -90,15 +90,7 @@ func runProxy(args []string) error {
 		}
 	}
 	fmt.Printf("lucid: inspecting proxy on %s\n", srv.Addr())
-	auth := "none (every client is in organisation " + pc.DefaultOrg + ")"
-	if cfg.AuthRequired() {
-		auth = fmt.Sprintf("Basic, %d users", len(cfg.Users))
-	}
-	ca := cfg.CA.URL
-	if ca == "" {
-		ca = "none: nothing is decrypted"
-	}
-	fmt.Printf("lucid: organisations %s; proxy authentication %s; keys from %s\n", orgIDs(cfg), auth, ca)
+	fmt.Printf("lucid: organisations %s; proxy authentication %s; keys from %s\n", orgIDs(cfg), authSummary(cfg, pc.DefaultOrg), caSummary(cfg))
 
 	var runErr error
 	select {
@@ -127,6 +119,24 @@ func indentLines(err error) error {
 		return err
 	}
 	return errors.New(lines[0] + "\n  " + strings.Join(lines[1:], "\n  "))
+}
+
+// authSummary says how clients authenticate, and which are served.
+func authSummary(cfg *edgeconfig.Config, defaultOrg string) string {
+	switch {
+	case cfg.AuthRequired():
+		return fmt.Sprintf("Basic, %d users, at most %d failures per client in %v", len(cfg.Users), cfg.AuthFailures.Limit, cfg.AuthFailures.Per)
+	case cfg.ServeUnauthenticated == edgeconfig.ServeAny:
+		return "none: serving every client (serve_unauthenticated: any), all in organisation " + defaultOrg
+	}
+	return "none: serving loopback clients only; set serve_unauthenticated: any to serve others (all in organisation " + defaultOrg + ")"
+}
+
+func caSummary(cfg *edgeconfig.Config) string {
+	if cfg.CA.URL == "" {
+		return "none: nothing is decrypted"
+	}
+	return cfg.CA.URL
 }
 
 func orgIDs(cfg *edgeconfig.Config) string {
@@ -203,6 +213,9 @@ func proxyConfig(cfg *edgeconfig.Config, logger *slog.Logger) (pc proxy.Config, 
 		},
 	}
 	if cfg.AuthRequired() {
+		// cfg.Authenticate blocks for the password hash unless the
+		// credentials verified within the last minutes; the engine is to
+		// try cfg.AuthenticateCached on the loop and run this off it.
 		pc.Authenticate = func(v []byte) (user, org string, ok bool) {
 			user, pass, ok := httphead.ParseBasicAuth(v)
 			if !ok {

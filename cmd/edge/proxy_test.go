@@ -530,3 +530,21 @@ access_log: ""
 		t.Errorf("no users: Authenticate set %v, DefaultOrg %q", pc.Authenticate != nil, pc.DefaultOrg)
 	}
 }
+
+// The start-up line says whom an edge without users serves, and how to
+// change it (issue 12: an edge without users is no longer an open proxy).
+func TestAuthSummary(t *testing.T) {
+	for _, tc := range []struct{ yaml, want string }{
+		{"orgs: [{id: solo}]\n", "none: serving loopback clients only; set serve_unauthenticated: any to serve others"},
+		{"orgs: [{id: solo}]\nserve_unauthenticated: any\n", "none: serving every client (serve_unauthenticated: any)"},
+		{"orgs: [{id: solo}]\nusers: [{name: u, password: p, org: solo}]\nauth_failures: {limit: 5, per: 2m}\n", "Basic, 1 users, at most 5 failures per client in 2m0s"},
+	} {
+		cfg, err := edgeconfig.Parse([]byte(tc.yaml))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := authSummary(cfg, "solo"); !strings.HasPrefix(got, tc.want) {
+			t.Errorf("%q: %q, want %q", tc.yaml, got, tc.want)
+		}
+	}
+}

@@ -1,22 +1,52 @@
-// Package accesslog writes one JSON line per request the edge relays:
-// who asked (organisation, user, client address), for what (SNI, method,
+// Package accesslog writes one JSON line per request the edge sees: who
+// asked (organisation, user, client address), for what (SNI, method,
 // URL), what happened (status, bytes, the policy decision, both TLS
 // sessions, the origin certificate's verification) and how long it took.
 //
-// Lines are encoded by hand into a buffer the Logger reuses, so a line
-// costs no allocation; BenchmarkLog and BenchmarkEncodingJSON compare it
-// with encoding/json. An Entry has no field for headers or bodies, and
-// Log strips userinfo from URLs, so credentials never reach the log.
+// # What a line holds
+//
+// An Entry has no field for headers or bodies, so no header value is ever
+// written (a line names the configured user, never the credentials).
+// The URL is the request's raw target with userinfo removed and the
+// query's values replaced by <redacted> (parameter names kept), unless the
+// organisation opts in with log_query_values (QueryValuesOf): query
+// strings carry tokens and passwords. Bytes of the target that cannot
+// stand in a URL as they are (controls, space, DEL, non-ASCII, invalid
+// UTF-8) are percent-encoded, and every string is JSON-escaped, so a
+// hostile target, SNI or certificate name cannot end a line or a field:
+// each line is one JSON object, whatever the input. Values are bounded
+// (the URL to 8 KiB, other strings to 1 KiB, cut values end in "…"), so
+// a line is at most MaxLine bytes. Lines are encoded by hand into
+// reused buffers: a line costs no allocation (BenchmarkLoopLog).
+//
+// # Off the event loop
+//
+// Each event loop logs through its own LoopLog (Logger.Buffer): Log
+// formats the line and appends it to the loop's buffer under a lock that
+// only that loop and the writer take, without a syscall. One writer
+// goroutine per Logger swaps each loop's full buffer for its empty twin
+// and writes it with one Write, at least every 100 ms and sooner when a
+// buffer is half full; Close writes what is left, so no line that Log
+// accepted is lost.
+//
+// When the sink is slower than the traffic and a loop's buffer is full,
+// the Overflow mode decides: Refuse (the default) makes Log report false,
+// and the proxy answers that request 503 before it reaches the origin,
+// so every request that is served is logged, which is what an inspection
+// edge owes its operator; Drop serves the request and loses the line,
+// counted in lucid_access_log_dropped_total{overflow="drop"} (for an edge
+// that prefers availability to a complete log); Block makes Log wait for
+// the writer, which stalls every connection on that loop until the sink
+// catches up (a sink that stops stops the loop). Refused lines are
+// counted in lucid_access_log_dropped_total{overflow="refuse"}.
 package accesslog
 
 import (
-	"crypto/tls"
+	"errors"
 	"io"
 	"os"
-	"strconv"
 	"sync"
 	"time"
-	"unicode/utf8"
 )
 
 // Entry is one request.
@@ -27,7 +57,7 @@ type Entry struct {
 	Client   string // the client's address, host:port
 	SNI      string
 	Method   string
-	URL      string // userinfo is removed when written
+	URL      string // the raw target; userinfo and query values are removed when written
 	Status   int
 	BytesIn  int64 // from the client
 	BytesOut int64 // to the client
@@ -53,57 +83,109 @@ type TLSInfo struct {
 	Resumed bool
 }
 
-// Logger writes entries to an io.Writer, one Write per line. It is safe
-// for use by many goroutines; lines are written whole and in turn.
+// Logger writes entries to an io.Writer: directly with Log, or through
+// per-loop buffers with Buffer. It is safe for use by many goroutines;
+// lines are written whole and in turn.
 type Logger struct {
-	mu  sync.Mutex
+	mu  sync.Mutex // guards w, buf and err
 	w   io.Writer
 	buf []byte
+	err error     // the first write error
 	c   io.Closer // set when the Logger opened the file
+
+	queryValues map[string]bool // orgs whose query values are logged
+
+	loopsMu sync.Mutex // guards loops and closed
+	loops   []*LoopLog
+	closed  bool
+	start   sync.Once
+	kickc   chan struct{} // cap 1: a buffer is half full
+	stop    chan struct{}
+	done    chan struct{}
+	once    sync.Once
+}
+
+// Option configures a Logger.
+type Option func(*Logger)
+
+// QueryValuesOf keeps the query values of these organisations' requests
+// (their log_query_values); every other organisation's are redacted.
+func QueryValuesOf(orgs ...string) Option {
+	return func(l *Logger) {
+		for _, o := range orgs {
+			l.queryValues[o] = true
+		}
+	}
 }
 
 // New returns a Logger that writes to w.
-func New(w io.Writer) *Logger {
-	return &Logger{w: w, buf: make([]byte, 0, 1024)}
+func New(w io.Writer, opts ...Option) *Logger {
+	l := &Logger{w: w, buf: make([]byte, 0, 1024), queryValues: make(map[string]bool),
+		kickc: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
+	for _, o := range opts {
+		o(l)
+	}
+	return l
 }
 
 // Open returns a Logger for a configured destination: "" for none (a nil
 // Logger, whose Log does nothing), "-" for standard output, or a file
 // that lines are appended to.
-func Open(dest string) (*Logger, error) {
+func Open(dest string, opts ...Option) (*Logger, error) {
 	switch dest {
 	case "":
 		return nil, nil
 	case "-":
-		return New(os.Stdout), nil
+		return New(os.Stdout, opts...), nil
 	}
 	f, err := os.OpenFile(dest, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
 	if err != nil {
 		return nil, err
 	}
-	l := New(f)
+	l := New(f, opts...)
 	l.c = f
 	return l, nil
 }
 
-// Close closes the file Open opened; for other Loggers it does nothing.
+// Close writes what the loops' buffers hold, stops the writer, and closes
+// the file Open opened. Logs after Close write nothing (a LoopLog's Log
+// reports false). It returns the first write error, if any.
 func (l *Logger) Close() error {
-	if l == nil || l.c == nil {
+	if l == nil {
 		return nil
 	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.c.Close()
+	var err error
+	l.once.Do(func() {
+		l.loopsMu.Lock()
+		l.closed = true
+		loops := l.loops
+		l.loopsMu.Unlock()
+		for _, ll := range loops {
+			ll.close()
+		}
+		l.start.Do(func() { close(l.done) }) // no writer was started
+		close(l.stop)
+		<-l.done
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		err = l.err
+		if l.c != nil {
+			err = errors.Join(err, l.c.Close())
+		}
+	})
+	return err
 }
 
-// Log writes e as one line. A nil Logger writes nothing.
+// Log writes e as one line at once, under a lock all its callers share,
+// with one Write each: for tools and tests; an event loop logs through
+// its LoopLog. A nil Logger writes nothing.
 func (l *Logger) Log(e *Entry) error {
 	if l == nil {
 		return nil
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.buf = AppendEntry(l.buf[:0], e)
+	l.buf = appendEntry(l.buf[:0], e, l.queryValues[e.Org])
 	_, err := l.w.Write(l.buf)
 	if cap(l.buf) > 64<<10 {
 		l.buf = make([]byte, 0, 1024) // one huge URL does not pin memory
@@ -111,163 +193,14 @@ func (l *Logger) Log(e *Entry) error {
 	return err
 }
 
-// AppendEntry appends e to dst as a JSON object and a newline.
-func AppendEntry(dst []byte, e *Entry) []byte {
-	dst = append(dst, `{"time":"`...)
-	dst = e.Time.UTC().AppendFormat(dst, time.RFC3339Nano)
-	dst = append(dst, '"')
-	dst = appendField(dst, "org", e.Org)
-	dst = appendField(dst, "user", e.User)
-	dst = appendField(dst, "client", e.Client)
-	dst = appendField(dst, "sni", e.SNI)
-	dst = appendField(dst, "method", e.Method)
-	dst = append(dst, `,"url":`...)
-	dst = appendString(dst, stripUserinfo(e.URL))
-	dst = append(dst, `,"status":`...)
-	dst = strconv.AppendInt(dst, int64(e.Status), 10)
-	dst = append(dst, `,"bytes_in":`...)
-	dst = strconv.AppendInt(dst, e.BytesIn, 10)
-	dst = append(dst, `,"bytes_out":`...)
-	dst = strconv.AppendInt(dst, e.BytesOut, 10)
-	dst = appendField(dst, "decision", e.Decision)
-	dst = appendField(dst, "rule", e.Rule)
-	dst = append(dst, `,"tls_client":`...)
-	dst = appendTLS(dst, &e.TLSClient, true)
-	dst = append(dst, `,"tls_upstream":`...)
-	dst = appendTLS(dst, &e.TLSUpstream, false)
-	dst = appendField(dst, "upstream_verify", e.UpstreamVerify)
-	dst = append(dst, `,"duration_ms":`...)
-	dst = strconv.AppendFloat(dst, float64(e.Duration.Microseconds())/1000, 'f', -1, 64)
-	return append(dst, "}\n"...)
-}
-
-func appendField(dst []byte, name, v string) []byte {
-	dst = append(dst, ',', '"')
-	dst = append(dst, name...)
-	dst = append(dst, '"', ':')
-	return appendString(dst, v)
-}
-
-func appendTLS(dst []byte, t *TLSInfo, ja4 bool) []byte {
-	dst = append(dst, `{"version":`...)
-	dst = appendName(dst, versionNames, t.Version)
-	dst = append(dst, `,"suite":`...)
-	dst = appendName(dst, suiteNames, t.Suite)
-	if ja4 {
-		dst = appendField(dst, "ja4", t.JA4)
-		if t.Resumed {
-			dst = append(dst, `,"resumed":true`...)
+// write writes a buffer of whole lines for the writer goroutine.
+func (l *Logger) write(p []byte) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if _, err := l.w.Write(p); err != nil {
+		writeErrors.Inc()
+		if l.err == nil {
+			l.err = err
 		}
 	}
-	return append(dst, '}')
-}
-
-var versionNames = map[uint16]string{
-	tls.VersionTLS13: "TLS1.3",
-	tls.VersionTLS12: "TLS1.2",
-	tls.VersionTLS11: "TLS1.1",
-	tls.VersionTLS10: "TLS1.0",
-}
-
-// suiteNames holds the IANA names of the cipher suites Go knows.
-var suiteNames = func() map[uint16]string {
-	m := make(map[uint16]string)
-	for _, list := range [][]*tls.CipherSuite{tls.CipherSuites(), tls.InsecureCipherSuites()} {
-		for _, cs := range list {
-			m[cs.ID] = cs.Name
-		}
-	}
-	return m
-}()
-
-// appendName writes the name of a TLS code point, its number in hex when
-// it has no name, or "" for 0.
-func appendName(dst []byte, names map[uint16]string, v uint16) []byte {
-	if name, ok := names[v]; ok {
-		return appendString(dst, name)
-	}
-	if v == 0 {
-		return append(dst, `""`...)
-	}
-	return append(dst, '"', '0', 'x', hex[v>>12], hex[v>>8&0xf], hex[v>>4&0xf], hex[v&0xf], '"')
-}
-
-// stripUserinfo removes "user:password@" from a URL's authority.
-func stripUserinfo(u string) string {
-	const sep = "://"
-	i := 0
-	for ; i+len(sep) <= len(u); i++ {
-		if u[i:i+len(sep)] == sep {
-			break
-		}
-		if u[i] == '/' || u[i] == '?' {
-			return u // no scheme: origin-form
-		}
-	}
-	if i+len(sep) > len(u) {
-		return u
-	}
-	start := i + len(sep)
-	for j := start; j < len(u); j++ {
-		switch u[j] {
-		case '/', '?', '#':
-			return u
-		case '@':
-			return u[:start] + u[j+1:]
-		}
-	}
-	return u
-}
-
-const hex = "0123456789abcdef"
-
-// appendString appends s as a JSON string. Invalid UTF-8 becomes U+FFFD;
-// control characters, and U+2028 and U+2029 (which break JavaScript
-// readers of JSON lines), are escaped.
-func appendString(dst []byte, s string) []byte {
-	dst = append(dst, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			dst = append(dst, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				dst = append(dst, '\\', c)
-			case '\n':
-				dst = append(dst, '\\', 'n')
-			case '\r':
-				dst = append(dst, '\\', 'r')
-			case '\t':
-				dst = append(dst, '\\', 't')
-			default:
-				dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, '\\', 'u', '2', '0', '2', hex[r&0xf])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
 }

@@ -13,14 +13,18 @@
 //	  root_file: ca-root.pem        # the CA's service root
 //	  idle_timeout: 10m             # an unused organisation key is wiped after this
 //	users:                          # Proxy-Authorization: Basic; none means no authentication
-//	  - {name: alice, password_sha256: 5e88…, org: acme}
-//	  - {name: lab, password: lab, org: acme}     # plain text: labs only
+//	  - {name: alice, password_hash: "$argon2id$v=19$m=19456,t=2,p=1$…$…", org: acme}   # from `edge hash-password`
+//	  - {name: bob, password_hash: "$2b$12$…", org: acme}          # bcrypt is accepted too
+//	  - {name: lab, password: lab, org: acme}     # plain text: labs only (hashed at load, with a warning)
+//	serve_unauthenticated: loopback # without users: serve loopback clients only; "any" serves every client
+//	auth_failures: {limit: 10, per: 1m}   # failed logins per client IP (IPv6 per /64); beyond: 429 and close
 //	orgs:
 //	  - id: acme
 //	    fail_mode: tunnel           # without a key: tunnel or block; "" follows the CA
 //	    allow_invalid_upstream: false   # pass origin certificate failures on under an untrusted leaf
 //	    default: inspect            # when no rule matches
 //	    bypass_pinned: true         # the built-in list of certificate-pinning apps
+//	    log_query_values: false     # the access log redacts query values (?q=<redacted>) unless true
 //	    rules:
 //	      - {action: bypass, hosts: [.bank.example]}
 //	      - {action: block, hosts: ["*.ads.example"], ports: [80, 443]}
@@ -32,6 +36,18 @@
 //	leaf: {max_validity: 168h, key_rotation: 1h}
 //	cache: {max_entries: 10000, max_bytes: 64MiB}
 //	access_log: "-"                 # a file, "-" for standard output, "" for none
+//	access_log_buffer: 1MiB         # per event loop, written off the loop at least every 100ms
+//	access_log_overflow: refuse     # when the log cannot keep up: refuse (503), drop (counted) or block
+//
+// Passwords are stored as Argon2id or bcrypt hashes; a bare SHA-256
+// (password_sha256, accepted before) is refused with a hint to re-hash.
+// An edge without users asks for no credentials, so by default it serves
+// only clients on loopback: serving others needs serve_unauthenticated:
+// any. The access log buffers per loop; when its sink is slower than the
+// traffic, refuse (the default) answers new requests 503 until the log
+// catches up, so nothing goes unlogged; drop serves them and counts the
+// lost lines (lucid_access_log_dropped_total); block stalls the loop
+// until the writer catches up.
 //
 // Unknown fields are errors, and every error names the field it is about
 // (orgs[1].rules[0].action) and, from a file, its line. Durations are Go
@@ -73,13 +89,38 @@ type Config struct {
 	Leaf           Leaf              `yaml:"leaf"`
 	Cache          Cache             `yaml:"cache"`
 	AccessLog      string            `yaml:"access_log"`
+	// AccessLogBuffer is the access log's buffer per event loop.
+	AccessLogBuffer ByteSize `yaml:"access_log_buffer"`
+	// AccessLogOverflow is what happens when that buffer is full:
+	// OverflowRefuse, OverflowDrop or OverflowBlock.
+	AccessLogOverflow string `yaml:"access_log_overflow"`
+	// ServeUnauthenticated says whom an edge without users serves:
+	// ServeLoopback or ServeAny.
+	ServeUnauthenticated string `yaml:"serve_unauthenticated"`
+	// AuthFailures limits failed logins per client.
+	AuthFailures AuthFailures `yaml:"auth_failures"`
 
 	// Warnings are what Validate accepted but an operator should hear of.
 	Warnings []string `yaml:"-"`
 
-	users map[string]credential
+	auth  *authenticator
 	hosts map[string]netip.AddrPort
 }
+
+// AuthFailures is how many failed logins (407s) a client IP address (an
+// IPv6 client by its /64) may have per period; beyond it the edge answers
+// 429 and closes the connection without checking the password.
+type AuthFailures struct {
+	Limit int           `yaml:"limit"`
+	Per   time.Duration `yaml:"per"`
+}
+
+// Values of access_log_overflow.
+const (
+	OverflowRefuse = "refuse"
+	OverflowDrop   = "drop"
+	OverflowBlock  = "block"
+)
 
 // CA says where the edge fetches organisation keys.
 type CA struct {
@@ -90,12 +131,15 @@ type CA struct {
 	IdleTimeout time.Duration `yaml:"idle_timeout"`
 }
 
-// User is a proxy user. Exactly one of PasswordSHA256 (hex) and Password
-// is set; Validate replaces a Password by its SHA-256.
+// User is a proxy user. Exactly one of PasswordHash (Argon2id or bcrypt)
+// and Password is set; Validate replaces a Password by its Argon2id hash.
+// PasswordSHA256 is refused: a bare SHA-256 is too fast to stand up to
+// a guessing attack on a leaked configuration.
 type User struct {
 	Name           string `yaml:"name"`
-	PasswordSHA256 string `yaml:"password_sha256"`
+	PasswordHash   string `yaml:"password_hash"`
 	Password       string `yaml:"password"`
+	PasswordSHA256 string `yaml:"password_sha256"`
 	Org            string `yaml:"org"`
 }
 
@@ -115,6 +159,10 @@ type Org struct {
 	// BypassPinned turns on policy's built-in list of names that pin
 	// their certificates (on unless set to false).
 	BypassPinned bool `yaml:"bypass_pinned"`
+	// LogQueryValues writes query values to the access log as they are;
+	// by default they are redacted (names kept), as they often carry
+	// tokens and passwords.
+	LogQueryValues bool `yaml:"log_query_values"`
 }
 
 // Fail modes.
@@ -193,6 +241,11 @@ func Default() *Config {
 		Leaf:           Leaf{MaxValidity: 168 * time.Hour, KeyRotation: time.Hour},
 		Cache:          Cache{MaxEntries: 10000, MaxBytes: 64 << 20},
 		AccessLog:      "-",
+
+		AccessLogBuffer:      1 << 20,
+		AccessLogOverflow:    OverflowRefuse,
+		ServeUnauthenticated: ServeLoopback,
+		AuthFailures:         AuthFailures{Limit: 10, Per: time.Minute},
 	}
 }
 

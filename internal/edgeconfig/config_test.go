@@ -21,6 +21,13 @@ func sha(s string) string {
 	return hex.EncodeToString(sum[:])
 }
 
+// Hashes of "password" (Argon2id, the defaults of edge hash-password) and
+// "hunter2" (bcrypt, cost 10).
+const (
+	argonPassword = "$argon2id$v=19$m=19456,t=2,p=1$KqRXfbS2cL6uADwnxRAeEg$QzwTsLBTfaqsNOTqakzmX1vnsDu08yq5JvSFv8uFvkA"
+	bcryptHunter2 = "$2a$10$z7Cs45aVotwTzUXgqPAIqefu0uj4/9qlTfpj6b3L5ypaSDJ1yqQaK"
+)
+
 func TestDefaults(t *testing.T) {
 	c, err := Parse([]byte(minimal))
 	if err != nil {
@@ -40,9 +47,13 @@ func TestDefaults(t *testing.T) {
 		t.Errorf("limits: %d %v", c.MaxConnections, c.Buffers.MaxPerConnection)
 	case c.Leaf != want.Leaf, c.Cache != want.Cache, c.AccessLog != "-":
 		t.Errorf("leaf %+v cache %+v access_log %q", c.Leaf, c.Cache, c.AccessLog)
+	case c.AccessLogBuffer != 1<<20, c.AccessLogOverflow != "refuse":
+		t.Errorf("access_log_buffer %v, access_log_overflow %q", c.AccessLogBuffer, c.AccessLogOverflow)
+	case c.ServeUnauthenticated != "loopback", c.AuthFailures != AuthFailures{Limit: 10, Per: time.Minute}:
+		t.Errorf("serve_unauthenticated %q, auth_failures %+v", c.ServeUnauthenticated, c.AuthFailures)
 	}
 	o := c.Orgs[0]
-	if o.Default != "inspect" || !o.BypassPinned || o.FailMode != "" || o.AllowInvalidUpstream {
+	if o.Default != "inspect" || !o.BypassPinned || o.FailMode != "" || o.AllowInvalidUpstream || o.LogQueryValues {
 		t.Errorf("org defaults: %+v", o)
 	}
 	if c.AuthRequired() {
@@ -67,8 +78,9 @@ ca:
   root_file: /etc/lucid/root.pem
   idle_timeout: 30m
 users:
-  - {name: alice, password_sha256: ` + "5e884898da28047151d0e56f8dc6292773603d0d6aabbdd62a11ef721d1542d8" + `, org: acme}
+  - {name: alice, password_hash: "` + argonPassword + `", org: acme}
   - {name: lab, password: lab, org: beta}
+  - {name: bob, password_hash: "` + bcryptHunter2 + `", org: beta}
 orgs:
   - id: acme
     fail_mode: block
@@ -90,6 +102,10 @@ buffers: {max_per_connection: 1MiB}
 leaf: {max_validity: 24h, key_rotation: 30m}
 cache: {max_entries: 50, max_bytes: 1048576}
 access_log: logs/access.json
+access_log_buffer: 4MiB
+access_log_overflow: drop
+serve_unauthenticated: any
+auth_failures: {limit: 3, per: 10m}
 `
 
 func TestParseFull(t *testing.T) {
@@ -99,6 +115,9 @@ func TestParseFull(t *testing.T) {
 	}
 	if c.Listen != "0.0.0.0:8080" || c.Admin != "" || c.Loops != 4 || c.CA.IdleTimeout != 30*time.Minute {
 		t.Errorf("top: %q %q %d %v", c.Listen, c.Admin, c.Loops, c.CA.IdleTimeout)
+	}
+	if c.AccessLogBuffer != 4<<20 || c.AccessLogOverflow != OverflowDrop || c.ServeUnauthenticated != ServeAny || c.AuthFailures != (AuthFailures{3, 10 * time.Minute}) {
+		t.Errorf("top-level settings: %v %q %q %+v", c.AccessLogBuffer, c.AccessLogOverflow, c.ServeUnauthenticated, c.AuthFailures)
 	}
 	if c.Upstream.SessionCacheSize != 0 || c.Timeouts.Handshake != time.Minute || c.Buffers.MaxPerConnection != 1<<20 || c.Cache.MaxBytes != 1<<20 {
 		t.Errorf("limits: %+v %+v %+v %+v", c.Upstream, c.Timeouts, c.Buffers, c.Cache)
@@ -110,8 +129,8 @@ func TestParseFull(t *testing.T) {
 	if beta := c.Org("beta"); beta == nil || beta.Default != "inspect" || !beta.BypassPinned {
 		t.Errorf("beta = %+v", beta)
 	}
-	if c.Users[1].Password != "" || c.Users[1].PasswordSHA256 != sha("lab") {
-		t.Errorf("plain password kept: %+v", c.Users[1])
+	if c.Users[1].Password != "" || !strings.HasPrefix(c.Users[1].PasswordHash, "$argon2id$v=19$m=19456,t=2,p=1$") {
+		t.Errorf("plain password kept, or not hashed with Argon2id: %+v", c.Users[1])
 	}
 
 	auth := []struct {
@@ -120,6 +139,8 @@ func TestParseFull(t *testing.T) {
 	}{
 		{"hashed", "alice", "password", "acme", true},
 		{"plain", "lab", "lab", "beta", true},
+		{"bcrypt", "bob", "hunter2", "beta", true},
+		{"another user's password", "bob", "password", "", false},
 		{"wrong password", "alice", "Password", "", false},
 		{"unknown user", "mallory", "password", "", false},
 	}
@@ -171,7 +192,7 @@ func TestParseErrors(t *testing.T) {
 		{"missing action", "orgs:\n  - id: a\n    rules: [{hosts: [a.example]}]\n",
 			[]string{"orgs[0].rules[0].action (line 3): missing"}},
 		{"unknown top-level field", "orgs: [{id: a}]\nlisten_addr: x\n",
-			[]string{"listen_addr (line 2): unknown field; known here: access_log, admin"}},
+			[]string{"listen_addr (line 2): unknown field; known here: access_log, access_log_buffer, access_log_overflow, admin"}},
 		{"unknown nested field", "orgs:\n  - id: a\n    rules:\n      - acton: block\n",
 			[]string{"orgs[0].rules[0].acton (line 4): unknown field; known here: action, hosts, paths, ports"}},
 		{"unknown field in org", "orgs: [{id: a, failmode: block}]\n",
@@ -216,8 +237,17 @@ func TestParseErrors(t *testing.T) {
 			[]string{`orgs[0].default (line 1): "allow" is not one of inspect, bypass, block`}},
 		{"bad pattern and port", "orgs:\n- id: a\n  rules:\n  - action: block\n    hosts: [ok.example, 'bad.*']\n    ports: [443, 70000]\n",
 			[]string{"orgs[0].rules[0].hosts[1] (line 5): host pattern \"bad.*\"", "orgs[0].rules[0].ports[1] (line 6): port 70000 is not in 1-65535"}},
-		{"user problems", "orgs: [{id: a}]\nusers:\n- {name: 'x:y', password: p, org: a}\n- {name: b, org: nope, password_sha256: abc}\n- {name: c, org: a}\n- {name: d, org: a, password: p, password_sha256: " + sha("p") + "}\n- {name: c, org: a, password: q}\n",
-			[]string{`users[0].name (line 3): "x:y" is not a user name`, `users[1].org (line 4): "nope" is not the id`, "users[1].password_sha256 (line 4): not 64 hex digits", "users[2] (line 5): give password_sha256", "users[3] (line 6): give password_sha256 or password, not both", `users[4].name (line 7): "c" is already used`}},
+		{"user problems", "orgs: [{id: a}]\nusers:\n- {name: 'x:y', password: p, org: a}\n- {name: b, org: nope, password_hash: abc}\n- {name: c, org: a}\n- {name: d, org: a, password: p, password_hash: '" + argonPassword + "'}\n- {name: c, org: a, password: q}\n",
+			[]string{`users[0].name (line 3): "x:y" is not a user name`, `users[1].org (line 4): "nope" is not the id`, "users[1].password_hash (line 4): not an Argon2id", "users[2] (line 5): give password_hash", "users[3] (line 6): give password_hash or password, not both", `users[4].name (line 7): "c" is already used`}},
+		// Issue 12: a bare SHA-256 falls to a GPU in hours; it is refused,
+		// with the way to re-hash.
+		{"sha256 refused", "orgs: [{id: a}]\nusers:\n- {name: b, org: a, password_sha256: " + sha("p") + "}\n",
+			[]string{"users[0].password_sha256 (line 3): a bare SHA-256 is no longer accepted; run `edge hash-password`"}},
+		{"argon2i refused", "orgs: [{id: a}]\nusers:\n- {name: b, org: a, password_hash: '$argon2i$v=19$m=65536,t=2,p=1$c29tZXNhbHQ$CTFhFdXPJO1aFaMaO6Mm5c8y7cJHAph8ArZWb2GRPPc'}\n",
+			[]string{"users[0].password_hash (line 3): not an Argon2id", "only the Argon2id variant"}},
+		{"top-level settings", "orgs: [{id: a}]\nserve_unauthenticated: everyone\nauth_failures: {limit: 0, per: 0s}\naccess_log_buffer: 1KiB\naccess_log_overflow: wait\n",
+			[]string{`serve_unauthenticated (line 2): "everyone" is not one of loopback, any`, "auth_failures.limit (line 3): 0 is not in 1-1000000", "auth_failures.per (line 3): 0s is not a positive duration",
+				"access_log_buffer (line 4): 1KiB is not in 64KiB-1GiB", `access_log_overflow (line 5): "wait" is not one of refuse, drop, block`}},
 		{"no users, two orgs", "orgs: [{id: a}, {id: b}]\n",
 			[]string{"users: without users every client belongs to the one organisation, but orgs holds 2"}},
 		{"bad hosts", "orgs: [{id: a}]\nhosts:\n  '*.x': 127.0.0.1:1\n  a.test: localhost:80\n  b.test: 127.0.0.1\n  1.2.3.4: 127.0.0.1:1\n",

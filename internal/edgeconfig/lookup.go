@@ -1,44 +1,12 @@
 package edgeconfig
 
 import (
-	"crypto/sha256"
-	"crypto/subtle"
 	"fmt"
 	"net/netip"
 	"strings"
 
 	"github.com/lucid-edge/lucid/internal/policy"
 )
-
-type credential struct {
-	sum [sha256.Size]byte
-	org string
-}
-
-// AuthRequired reports whether the proxy asks clients for credentials:
-// with no users configured it does not, and every client belongs to the
-// only organisation.
-func (c *Config) AuthRequired() bool { return len(c.Users) > 0 }
-
-// Authenticate checks a user name and password (from Proxy-Authorization)
-// and returns the user's organisation. It takes the same time for unknown
-// users as for wrong passwords. Without users it returns the only
-// organisation for any credentials.
-func (c *Config) Authenticate(name, password string) (org string, ok bool) {
-	if !c.AuthRequired() {
-		if len(c.Orgs) != 1 {
-			return "", false // Validate refuses this configuration
-		}
-		return c.Orgs[0].ID, true
-	}
-	cred, known := c.users[name]
-	sum := sha256.Sum256([]byte(password))
-	match := subtle.ConstantTimeCompare(sum[:], cred.sum[:]) == 1
-	if !known || !match {
-		return "", false
-	}
-	return cred.org, true
-}
 
 // Org returns the organisation with the given ID, or nil.
 func (c *Config) Org(id string) *Org {

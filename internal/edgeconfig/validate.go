@@ -1,8 +1,6 @@
 package edgeconfig
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
@@ -14,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/lucid-edge/lucid/internal/passhash"
 	"github.com/lucid-edge/lucid/internal/policy"
 )
 
@@ -26,6 +25,12 @@ const (
 	minConnBuffer  = 32 << 10 // two full TLS records
 	maxConnBuffer  = 64 << 20
 	maxLeafValidty = 398 * 24 * time.Hour // the CA/Browser Forum's limit
+
+	maxAuthFailures = 1000000
+	// An access log buffer holds at least a few of the longest lines
+	// (accesslog bounds a line to 16 KiB).
+	minAccessLogBuffer = 64 << 10
+	maxAccessLogBuffer = 1 << 30
 )
 
 // problems collects FieldErrors.
@@ -36,8 +41,8 @@ func (p *problems) add(field, format string, args ...any) {
 }
 
 // Validate checks every field, builds the lookups that Authenticate and
-// HostOverride use, replaces plain passwords by their SHA-256, and sets
-// Warnings. Its error lists every problem found.
+// HostOverride use, replaces plain passwords by their Argon2id hash, and
+// sets Warnings. Its error lists every problem found.
 func (c *Config) Validate() error {
 	var p problems
 	c.Warnings = nil
@@ -57,6 +62,7 @@ func (c *Config) Validate() error {
 	orgs := c.validateOrgs(&p)
 	c.validateUsers(&p, orgs)
 	c.validateHosts(&p)
+	c.validateAccessLog(&p)
 	if c.Upstream.SessionCacheSize < 0 {
 		p.add("upstream.session_cache_size", "%d is negative (0 turns resumption off)", c.Upstream.SessionCacheSize)
 	}
@@ -194,9 +200,18 @@ func checkAction(p *problems, field, a string) {
 }
 
 func (c *Config) validateUsers(p *problems, orgs map[string]bool) {
-	c.users = make(map[string]credential, len(c.Users))
+	c.auth = newAuthenticator()
+	switch c.ServeUnauthenticated {
+	case ServeLoopback, ServeAny:
+	default:
+		p.add("serve_unauthenticated", "%q is not one of loopback, any", c.ServeUnauthenticated)
+	}
 	if len(c.Users) == 0 {
-		c.Warnings = append(c.Warnings, "users: none given; the proxy asks for no credentials")
+		if c.ServeUnauthenticated == ServeAny {
+			c.Warnings = append(c.Warnings, "users: none given and serve_unauthenticated: any; the proxy serves every client that reaches "+c.Listen+" without credentials")
+		} else {
+			c.Warnings = append(c.Warnings, "users: none given; the proxy asks for no credentials and serves loopback clients only")
+		}
 		if len(c.Orgs) > 1 {
 			p.add("users", "without users every client belongs to the one organisation, but orgs holds %d", len(c.Orgs))
 		}
@@ -215,29 +230,55 @@ func (c *Config) validateUsers(p *problems, orgs map[string]bool) {
 		if !orgs[u.Org] {
 			p.add(f+".org", "%q is not the id of an organisation in orgs", u.Org)
 		}
-		var sum [sha256.Size]byte
-		switch {
-		case u.Password != "" && u.PasswordSHA256 != "":
-			p.add(f, "give password_sha256 or password, not both")
-			continue
-		case u.Password != "":
-			c.Warnings = append(c.Warnings, f+".password: a plain-text password; use password_sha256 outside labs")
-			sum = sha256.Sum256([]byte(u.Password))
-			u.PasswordSHA256, u.Password = hex.EncodeToString(sum[:]), ""
-		case u.PasswordSHA256 == "":
-			p.add(f, "give password_sha256 (or password, in labs)")
-			continue
-		default:
-			if len(u.PasswordSHA256) != hex.EncodedLen(sha256.Size) {
-				p.add(f+".password_sha256", "not 64 hex digits")
-				continue
-			}
-			if _, err := hex.Decode(sum[:], []byte(u.PasswordSHA256)); err != nil {
-				p.add(f+".password_sha256", "not 64 hex digits")
-				continue
+		if h := c.userHash(p, f, u); h != nil {
+			c.auth.users[u.Name] = &credential{hash: h, org: u.Org}
+			if c.auth.dummy == nil {
+				c.auth.dummy = h
 			}
 		}
-		c.users[u.Name] = credential{sum: sum, org: u.Org}
+	}
+	if c.AuthFailures.Limit < 1 || c.AuthFailures.Limit > maxAuthFailures {
+		p.add("auth_failures.limit", "%d is not in 1-%d", c.AuthFailures.Limit, maxAuthFailures)
+	}
+	positive(p, "auth_failures.per", c.AuthFailures.Per)
+}
+
+// userHash reads a user's password hash, hashing a plain password.
+func (c *Config) userHash(p *problems, f string, u *User) *passhash.Hash {
+	if u.PasswordSHA256 != "" {
+		p.add(f+".password_sha256", "a bare SHA-256 is no longer accepted; run `edge hash-password`, type the password, and give what it prints as password_hash")
+		return nil
+	}
+	switch {
+	case u.Password != "" && u.PasswordHash != "":
+		p.add(f, "give password_hash or password, not both")
+		return nil
+	case u.Password != "":
+		c.Warnings = append(c.Warnings, f+".password: a plain-text password; use password_hash (from `edge hash-password`) outside labs")
+		u.PasswordHash, u.Password = passhash.Argon2id(u.Password), ""
+	case u.PasswordHash == "":
+		p.add(f, "give password_hash (or password, in labs)")
+		return nil
+	}
+	h, err := passhash.Parse(u.PasswordHash)
+	if err != nil {
+		p.add(f+".password_hash", "%v", err)
+		return nil
+	}
+	if weak := h.Weak(); weak != "" {
+		c.Warnings = append(c.Warnings, f+".password_hash: "+weak+"; re-hash with `edge hash-password`")
+	}
+	return h
+}
+
+func (c *Config) validateAccessLog(p *problems) {
+	if b := c.AccessLogBuffer; b < minAccessLogBuffer || b > maxAccessLogBuffer {
+		p.add("access_log_buffer", "%v is not in %v-%v", b, ByteSize(minAccessLogBuffer), ByteSize(maxAccessLogBuffer))
+	}
+	switch c.AccessLogOverflow {
+	case OverflowRefuse, OverflowDrop, OverflowBlock:
+	default:
+		p.add("access_log_overflow", "%q is not one of refuse, drop, block", c.AccessLogOverflow)
 	}
 }
 
