@@ -25,6 +25,7 @@ import (
 	"github.com/lucid-edge/lucid/certcache"
 	"github.com/lucid-edge/lucid/engine/proxy"
 	"github.com/lucid-edge/lucid/internal/accesslog"
+	"github.com/lucid-edge/lucid/internal/authlimit"
 	"github.com/lucid-edge/lucid/internal/edgeconfig"
 	"github.com/lucid-edge/lucid/internal/httphead"
 	"github.com/lucid-edge/lucid/internal/policy"
@@ -214,8 +215,9 @@ func proxyConfig(cfg *edgeconfig.Config, logger *slog.Logger) (pc proxy.Config, 
 	}
 	if cfg.AuthRequired() {
 		// cfg.Authenticate blocks for the password hash unless the
-		// credentials verified within the last minutes; the engine is to
-		// try cfg.AuthenticateCached on the loop and run this off it.
+		// credentials verified within the last minutes; the proxy runs it
+		// off its loops.
+		pc.AuthLimit = authlimit.New(authlimit.Config{Limit: cfg.AuthFailures.Limit, Per: cfg.AuthFailures.Per})
 		pc.Authenticate = func(v []byte) (user, org string, ok bool) {
 			user, pass, ok := httphead.ParseBasicAuth(v)
 			if !ok {
@@ -227,6 +229,7 @@ func proxyConfig(cfg *edgeconfig.Config, logger *slog.Logger) (pc proxy.Config, 
 	} else {
 		pc.DefaultOrg = cfg.Orgs[0].ID // Validate allows one org only
 	}
+	pc.AllowClient = cfg.ClientAllowed
 
 	if pc.UpstreamRoots, err = upstreamRoots(cfg.Upstream.RootsFile, logger); err != nil {
 		return pc, closeAll, err

@@ -446,10 +446,10 @@ func TestProxyRelaysPlainHTTP(t *testing.T) {
 		t.Fatalf("the origin got %q for host %q with proxy credentials %q", r.RequestURI, r.Host, r.Header.Get("Proxy-Authorization"))
 	}
 	deadline := time.Now().Add(5 * time.Second)
-	for !strings.Contains(w.accessLog(), `"url":"http://plain.test/some/path?q=1"`) && time.Now().Before(deadline) {
+	for !strings.Contains(w.accessLog(), `"url":"http://plain.test/some/path?q=<redacted>"`) && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
 	}
-	if log := w.accessLog(); !strings.Contains(log, `"url":"http://plain.test/some/path?q=1"`) || !strings.Contains(log, `"status":200`) {
+	if log := w.accessLog(); !strings.Contains(log, `"url":"http://plain.test/some/path?q=<redacted>"`) || !strings.Contains(log, `"status":200`) {
 		t.Fatalf("access log lacks the plain request:\n%s", log)
 	}
 }
