@@ -116,6 +116,7 @@ type orgPolicy struct {
 	ips     map[netip.Addr][]int32
 	anyHost []int32
 	def     Decision
+	urls    urlRules // rules with paths, which Judge applies per request
 }
 
 // nameRules are the rules a DNS name's patterns lead to: self for the name
@@ -146,6 +147,12 @@ func compileOrg(o *Org) (*orgPolicy, error) {
 		name := r.Name
 		if name == "" {
 			name = "rules[" + strconv.Itoa(i) + "]"
+		}
+		if len(r.Paths) > 0 {
+			if err := op.urls.add(name, &r); err != nil {
+				return nil, err
+			}
+			continue
 		}
 		if err := op.add(name, r.Action, r.Hosts, r.Ports); err != nil {
 			return nil, errors.New(name + ": " + err.Error())

@@ -1,0 +1,9 @@
+package policy
+
+import (
+	"testing"
+
+	"github.com/lucid-edge/lucid/internal/fuzzmain"
+)
+
+func TestMain(m *testing.M) { fuzzmain.Run(m) }
