@@ -122,6 +122,7 @@ type orgPolicy struct {
 	addrs   addrIndex
 	anyHost []int32
 	def     Decision
+	urls    urlRules // rules with paths, which Judge applies per request
 }
 
 // nameRules are the rules a DNS name's patterns lead to: self for the name
@@ -155,6 +156,12 @@ func compileOrg(o *Org) (*orgPolicy, error) {
 		name := r.Name
 		if name == "" {
 			name = "rules[" + strconv.Itoa(i) + "]"
+		}
+		if len(r.Paths) > 0 {
+			if err := op.urls.add(name, &r); err != nil {
+				return nil, err
+			}
+			continue
 		}
 		d := Decision{Action: r.Action, Rule: name, LegacyTLS: r.UpstreamTLSLegacy && r.Action != Block}
 		if err := op.add(d, r.Hosts, r.Ports); err != nil {

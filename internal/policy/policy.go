@@ -7,6 +7,11 @@
 // built-in list of names that pin their certificates (Pinned) bypasses;
 // then the organisation's default action applies.
 //
+// A block rule with paths is a URL rule: it does not decide connections
+// but the requests inside them, which Judge decides one by one on their
+// normalised path (NormalizePath), the strictest of the host rules and the
+// URL rules winning.
+//
 // Host patterns, compared without regard to ASCII case and ignoring a
 // trailing dot:
 //
@@ -73,6 +78,13 @@ type Rule struct {
 	Action Action
 	Hosts  []string
 	Ports  []int
+	// Paths makes a block rule a URL rule (see Judge): path prefixes,
+	// normalised by New as NormalizePath does, so "/a/../admin" is
+	// "/admin". Decide never applies such a rule.
+	Paths []string
+	// PathsCaseSensitive compares Paths with ASCII case; by default case
+	// is ignored.
+	PathsCaseSensitive bool
 	// Name identifies the rule in decisions and logs; empty means
 	// "rules[i]" for the rule's index.
 	Name string
@@ -83,7 +95,9 @@ type Rule struct {
 
 // Org is one organisation's policy.
 type Org struct {
-	ID    string
+	ID string
+	// Rules are tried in order for connections; the URL rules among them
+	// (rules with Paths, block rules only) for each request, by Judge.
 	Rules []Rule
 	// Default applies when no rule and no pinned name matches.
 	Default Action
