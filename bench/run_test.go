@@ -233,6 +233,10 @@ func TestOptionsAreChecked(t *testing.T) {
 		"unknown group":   {Workload: "handshake", Target: "127.0.0.1:1", CAFile: ca.pemFile, Count: 1, Group: "x448"},
 		"dead watch pid":  {Workload: "handshake", Target: "127.0.0.1:1", CAFile: ca.pemFile, Count: 1, Watch: []int{1 << 30}},
 		"watch name list": {Workload: "handshake", Target: "127.0.0.1:1", CAFile: ca.pemFile, Count: 1, Watch: []int{1}, WatchNames: []string{"a", "b"}},
+		"streams, not h2": {Workload: "keepalive", Target: "127.0.0.1:1", CAFile: ca.pemFile, Count: 1, Streams: 4},
+		"too many streams": {Workload: "h2", Target: "127.0.0.1:1", CAFile: ca.pemFile, Count: 1, Streams: MaxStreams + 1},
+		"depth, not pipe":  {Workload: "h2", Target: "127.0.0.1:1", CAFile: ca.pemFile, Count: 1, Depth: 4},
+		"negative depth":   {Workload: "pipeline", Target: "127.0.0.1:1", CAFile: ca.pemFile, Count: 1, Depth: -1},
 	}
 	for name, o := range cases {
 		if _, err := Run(context.Background(), o); err == nil {
