@@ -12,7 +12,8 @@ import (
 
 // Options describe one run. Run checks them and fills in the defaults.
 type Options struct {
-	// Workload is "handshake", "inspect", "keepalive" or "idle".
+	// Workload is "handshake", "inspect", "keepalive", "h2", "pipeline"
+	// or "idle".
 	Workload string
 	// Target is the TLS server's host:port when Proxy is empty. Through a
 	// proxy it is the origin to CONNECT to; with Names > 1 its host is a
@@ -49,6 +50,13 @@ type Options struct {
 	Path string
 	// IdleConns is how many inspected connections the idle workload holds.
 	IdleConns int
+	// Streams is, for h2, how many requests each connection keeps in
+	// flight as concurrent streams (default 16; the server's
+	// SETTINGS_MAX_CONCURRENT_STREAMS lowers it).
+	Streams int
+	// Depth is, for pipeline, how many requests are written back to back
+	// on a connection before the first response is read (default 8).
+	Depth int
 	// Watch lists server PIDs whose CPU time and RSS are sampled;
 	// WatchNames, if given, names them in the Result (same order).
 	Watch      []int
@@ -77,7 +85,13 @@ const (
 	MaxConcurrency = 10_000
 	MaxNames       = 1_000_000
 	MaxIdleConns   = 20_000
+	MaxStreams     = 1000
+	MaxDepth       = 1000
 )
+
+// workloads lists the valid values of Options.Workload, as the errors
+// name them.
+const workloads = "handshake, inspect, keepalive, h2, pipeline or idle"
 
 var groups = map[string]tls.CurveID{
 	"x25519":         tls.X25519,
@@ -95,11 +109,11 @@ var suites = map[string]uint16{
 // withDefaults checks o and returns it with every default filled in.
 func (o Options) withDefaults() (Options, error) {
 	switch o.Workload {
-	case "handshake", "inspect", "keepalive", "idle":
+	case "handshake", "inspect", "keepalive", "h2", "pipeline", "idle":
 	case "":
-		return o, errors.New("no workload: pick handshake, inspect, keepalive or idle")
+		return o, errors.New("no workload: pick " + workloads)
 	default:
-		return o, fmt.Errorf("unknown workload %q: pick handshake, inspect, keepalive or idle", o.Workload)
+		return o, fmt.Errorf("unknown workload %q: pick %s", o.Workload, workloads)
 	}
 	if o.Target == "" {
 		return o, errors.New("no target: give the TLS server's (or, with a proxy, the origin's) host:port")
@@ -146,6 +160,9 @@ func (o Options) withDefaults() (Options, error) {
 	} else if o.Duration == 0 && o.Count == 0 {
 		return o, errors.New("the run is unbounded: set a duration, a count or both")
 	}
+	if err := o.checkMultiplexing(); err != nil {
+		return o, err
+	}
 	if o.Group == "" {
 		o.Group = "x25519"
 	}
@@ -184,4 +201,40 @@ func (o Options) nameHost() string {
 		return h
 	}
 	return o.ServerName
+}
+
+// checkMultiplexing checks and defaults Streams and Depth, which only
+// their workloads use.
+func (o *Options) checkMultiplexing() error {
+	if o.Workload == "h2" {
+		if o.Streams == 0 {
+			o.Streams = 16
+		}
+		if o.Streams < 0 || o.Streams > MaxStreams {
+			return fmt.Errorf("streams %d: want 1 to %d", o.Streams, MaxStreams)
+		}
+	} else if o.Streams != 0 {
+		return fmt.Errorf("streams is for the h2 workload, not %s", o.Workload)
+	}
+	if o.Workload == "pipeline" {
+		if o.Depth == 0 {
+			o.Depth = 8
+		}
+		if o.Depth < 0 || o.Depth > MaxDepth {
+			return fmt.Errorf("depth %d: want 1 to %d", o.Depth, MaxDepth)
+		}
+	} else if o.Depth != 0 {
+		return fmt.Errorf("depth is for the pipeline workload, not %s", o.Workload)
+	}
+	return nil
+}
+
+// alpn is the protocols the client offers: h2 first for the h2 workload
+// (HTTP/1.1 after it, so that a server without h2 is measured on its
+// fallback and the Result says so), none otherwise, as before.
+func (o Options) alpn() []string {
+	if o.Workload == "h2" {
+		return []string{"h2", "http/1.1"}
+	}
+	return nil
 }

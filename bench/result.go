@@ -12,12 +12,16 @@ import (
 // Result is the outcome of one run. Its JSON field names are a contract
 // with scripts (`edgebench run -json`) and the peer comparison.
 type Result struct {
-	Label          string  `json:"label,omitempty"`
-	Workload       string  `json:"workload"`
-	Concurrency    int     `json:"concurrency"`
-	Procs          int     `json:"procs,omitempty"`
-	Group          string  `json:"group,omitempty"`
-	Names          int     `json:"names,omitempty"`
+	Label       string `json:"label,omitempty"`
+	Workload    string `json:"workload"`
+	Concurrency int    `json:"concurrency"`
+	Procs       int    `json:"procs,omitempty"`
+	Group       string `json:"group,omitempty"`
+	Names       int    `json:"names,omitempty"`
+	// Streams (h2) and Depth (pipeline) are the requests in flight per
+	// connection that the run asked for.
+	Streams        int     `json:"streams,omitempty"`
+	Depth          int     `json:"depth,omitempty"`
 	Requests       int64   `json:"requests"`
 	Seconds        float64 `json:"seconds"`
 	RequestsPerSec float64 `json:"requests_per_sec"`
@@ -44,6 +48,11 @@ type Result struct {
 	// IdleBytesPerConn is, for idle, each watched process's RSS growth
 	// divided by the connections held.
 	IdleBytesPerConn map[string]float64 `json:"idle_bytes_per_conn,omitempty"`
+	// Protocols counts, for h2, the connections by the protocol the server
+	// (or the proxy) chose by ALPN: "h2", or "http/1.1" for a server that
+	// does not speak HTTP/2, whose requests were then sent over HTTP/1.1
+	// keep-alive by the same client.
+	Protocols map[string]int64 `json:"protocols,omitempty"`
 	// Handshakes and ResumedHandshakes are the counts behind Resumed.
 	Handshakes        int64 `json:"handshakes,omitempty"`
 	ResumedHandshakes int64 `json:"resumed_handshakes,omitempty"`
@@ -138,10 +147,28 @@ func MergeReports(reports []Report) (Report, error) {
 		m.LoadgenCPUms += r.LoadgenCPUms
 		m.Handshakes += r.Handshakes
 		m.ResumedHandshakes += r.ResumedHandshakes
+		m.Streams, m.Depth = r.Streams, r.Depth
+		for k, v := range r.Protocols {
+			if m.Protocols == nil {
+				m.Protocols = map[string]int64{}
+			}
+			m.Protocols[k] += v
+		}
 	}
 	if len(m.ErrorSamples) == 0 {
 		m.ErrorSamples = nil
 	}
 	m.fill(h)
 	return Report{Result: m, Histogram: h}, nil
+}
+
+// Fallback says whether an h2 run was not HTTP/2 end to end on the
+// client's side: some connections negotiated something else than h2.
+func (r *Result) Fallback() bool {
+	for p, n := range r.Protocols {
+		if p != "h2" && n > 0 {
+			return true
+		}
+	}
+	return false
 }

@@ -91,6 +91,7 @@ type worker struct {
 	wbuf      []byte
 
 	handshakes, resumed int64
+	protocols           map[string]int64 // h2: connections by ALPN protocol
 }
 
 func (r *runner) newWorker() *worker {
@@ -185,22 +186,31 @@ func (w *worker) keepaliveLoop() {
 			w.finish(t0, measured, err)
 			continue
 		}
-		t0 = time.Now() // latency is the request's, not the connect's
-		for {
-			reusable, err := w.request(c, o, false)
-			w.finish(t0, measured, err)
-			if err != nil || !reusable {
-				break
-			}
-			if t0, measured, ok = w.begin(); !ok {
-				break
-			}
-		}
+		w.keepaliveOn(c, o, measured)
 		c.Close()
 	}
 }
 
-// runLoad runs the handshake, inspect and keepalive workloads.
+// keepaliveOn sends requests back to back on c until the server closes it
+// or the run ends; the first request was claimed (begin) by the caller,
+// which says whether it is measured.
+func (w *worker) keepaliveOn(c *conn, o origin, measured bool) {
+	t0 := time.Now() // latency is the request's, not the connect's
+	for {
+		reusable, err := w.request(c, o, false)
+		w.finish(t0, measured, err)
+		if err != nil || !reusable {
+			return
+		}
+		var ok bool
+		if t0, measured, ok = w.begin(); !ok {
+			return
+		}
+	}
+}
+
+// runLoad runs the handshake, inspect, keepalive, h2 and pipeline
+// workloads.
 func (r *runner) runLoad(ctx context.Context) (Report, error) {
 	o := r.o
 	stop, cancel := context.WithCancel(ctx)
@@ -210,8 +220,13 @@ func (r *runner) runLoad(ctx context.Context) (Report, error) {
 	r.measureFrom = start.Add(o.Warmup)
 
 	loop := (*worker).handshakeLoop
-	if o.Workload == "keepalive" {
+	switch o.Workload {
+	case "keepalive":
 		loop = (*worker).keepaliveLoop
+	case "h2":
+		loop = (*worker).h2Loop
+	case "pipeline":
+		loop = (*worker).pipelineLoop
 	}
 	workers := make([]*worker, o.Concurrency)
 	var wg sync.WaitGroup
@@ -264,6 +279,7 @@ func (r *runner) collect(workers []*worker, seconds float64) Report {
 	h := NewHistogram()
 	res := Result{
 		Label: r.o.Label, Workload: r.o.Workload, Concurrency: r.o.Concurrency, Group: r.o.Group, Names: r.o.Names,
+		Streams: r.o.Streams, Depth: r.o.Depth,
 		Seconds: max(seconds, 0), Errors: map[string]int64{}, ErrorSamples: map[string]string{},
 	}
 	for _, w := range workers {
@@ -273,6 +289,12 @@ func (r *runner) collect(workers []*worker, seconds float64) Report {
 			if _, ok := res.ErrorSamples[k]; !ok {
 				res.ErrorSamples[k] = w.samples[k]
 			}
+		}
+		for p, n := range w.protocols {
+			if res.Protocols == nil {
+				res.Protocols = map[string]int64{}
+			}
+			res.Protocols[p] += n
 		}
 		if r.o.Resume {
 			res.Handshakes += w.handshakes

@@ -224,15 +224,19 @@ func TestIdleHoldsConnectionsAndReportsMemory(t *testing.T) {
 func TestOptionsAreChecked(t *testing.T) {
 	ca := newTestCA(t)
 	cases := map[string]Options{
-		"unbounded":       {Workload: "handshake", Target: "127.0.0.1:1", CAFile: ca.pemFile},
-		"no CA":           {Workload: "handshake", Target: "127.0.0.1:1", Count: 1},
-		"inspect direct":  {Workload: "inspect", Target: "a:443", CAFile: ca.pemFile, Count: 1},
-		"names, no %d":    {Workload: "inspect", Proxy: "127.0.0.1:1", Target: "a:443", Names: 3, CAFile: ca.pemFile, Count: 1},
-		"too many idle":   {Workload: "idle", Proxy: "127.0.0.1:1", Target: "a:443", IdleConns: MaxIdleConns + 1, CAFile: ca.pemFile},
-		"over the limit":  {Workload: "handshake", Target: "127.0.0.1:1", CAFile: ca.pemFile, Duration: 2 * MaxDuration},
-		"unknown group":   {Workload: "handshake", Target: "127.0.0.1:1", CAFile: ca.pemFile, Count: 1, Group: "x448"},
-		"dead watch pid":  {Workload: "handshake", Target: "127.0.0.1:1", CAFile: ca.pemFile, Count: 1, Watch: []int{1 << 30}},
-		"watch name list": {Workload: "handshake", Target: "127.0.0.1:1", CAFile: ca.pemFile, Count: 1, Watch: []int{1}, WatchNames: []string{"a", "b"}},
+		"unbounded":        {Workload: "handshake", Target: "127.0.0.1:1", CAFile: ca.pemFile},
+		"no CA":            {Workload: "handshake", Target: "127.0.0.1:1", Count: 1},
+		"inspect direct":   {Workload: "inspect", Target: "a:443", CAFile: ca.pemFile, Count: 1},
+		"names, no %d":     {Workload: "inspect", Proxy: "127.0.0.1:1", Target: "a:443", Names: 3, CAFile: ca.pemFile, Count: 1},
+		"too many idle":    {Workload: "idle", Proxy: "127.0.0.1:1", Target: "a:443", IdleConns: MaxIdleConns + 1, CAFile: ca.pemFile},
+		"over the limit":   {Workload: "handshake", Target: "127.0.0.1:1", CAFile: ca.pemFile, Duration: 2 * MaxDuration},
+		"unknown group":    {Workload: "handshake", Target: "127.0.0.1:1", CAFile: ca.pemFile, Count: 1, Group: "x448"},
+		"dead watch pid":   {Workload: "handshake", Target: "127.0.0.1:1", CAFile: ca.pemFile, Count: 1, Watch: []int{1 << 30}},
+		"watch name list":  {Workload: "handshake", Target: "127.0.0.1:1", CAFile: ca.pemFile, Count: 1, Watch: []int{1}, WatchNames: []string{"a", "b"}},
+		"streams, not h2":  {Workload: "keepalive", Target: "127.0.0.1:1", CAFile: ca.pemFile, Count: 1, Streams: 4},
+		"too many streams": {Workload: "h2", Target: "127.0.0.1:1", CAFile: ca.pemFile, Count: 1, Streams: MaxStreams + 1},
+		"depth, not pipe":  {Workload: "h2", Target: "127.0.0.1:1", CAFile: ca.pemFile, Count: 1, Depth: 4},
+		"negative depth":   {Workload: "pipeline", Target: "127.0.0.1:1", CAFile: ca.pemFile, Count: 1, Depth: -1},
 	}
 	for name, o := range cases {
 		if _, err := Run(context.Background(), o); err == nil {

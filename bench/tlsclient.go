@@ -12,12 +12,15 @@ type secureConn interface {
 	net.Conn
 	HandshakeContext(context.Context) error
 	didResume() bool
+	// protocol is the ALPN protocol negotiated, "" when none was.
+	protocol() string
 }
 
 // stdConn is a crypto/tls client connection.
 type stdConn struct{ *tls.Conn }
 
-func (c stdConn) didResume() bool { return c.ConnectionState().DidResume }
+func (c stdConn) didResume() bool  { return c.ConnectionState().DidResume }
+func (c stdConn) protocol() string { return c.ConnectionState().NegotiatedProtocol }
 
 // sessionCache is a worker's session cache for resumption, of whichever
 // TLS stack the run uses; nil without Options.Resume.
@@ -45,6 +48,7 @@ func newStdFactory(o Options, v *verifier) *stdFactory {
 			return v.verify(cs.ServerName, cs.PeerCertificates)
 		},
 		CurvePreferences: groupPreference(o.Group),
+		NextProtos:       o.alpn(),
 	}}
 }
 

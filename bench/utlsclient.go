@@ -28,6 +28,7 @@ func newUTLSFactory(o Options, v *verifier) *utlsFactory {
 			},
 			CurvePreferences: []utls.CurveID{utls.CurveID(groups[o.Group])},
 			MinVersion:       utls.VersionTLS13,
+			NextProtos:       o.alpn(),
 		},
 	}
 }
@@ -58,4 +59,5 @@ func (c *utlsConn) HandshakeContext(ctx context.Context) error {
 	return c.UConn.HandshakeContext(ctx)
 }
 
-func (c *utlsConn) didResume() bool { return c.ConnectionState().DidResume }
+func (c *utlsConn) didResume() bool  { return c.ConnectionState().DidResume }
+func (c *utlsConn) protocol() string { return c.ConnectionState().NegotiatedProtocol }

@@ -1,5 +1,6 @@
 // Command edgebench is Lucid's load generator: TLS handshakes, inspected
-// connections through a proxy, kept-alive requests and idle connections,
+// connections through a proxy, kept-alive requests, HTTP/2 streams on few
+// connections, pipelined HTTP/1.1 requests and idle connections,
 // with latency percentiles and the CPU each watched server spends per
 // request.
 //

@@ -230,3 +230,28 @@ func TestUsageListsRegisteredCommands(t *testing.T) {
 		}
 	}
 }
+
+func TestRunH2AndPipelineWorkloads(t *testing.T) {
+	addr, ca := startOrigin(t) // HTTP/1.1 only: h2 falls back, and says so
+	stdout, stderr, code := edgebench(t, "run", "-workload", "h2", "-target", addr, "-cafile", ca,
+		"-c", "2", "-streams", "4", "-count", "50")
+	if code != 0 {
+		t.Fatalf("h2: exit %d: %s", code, stderr)
+	}
+	if !strings.Contains(stdout, "streams   4 per connection, connections by ALPN: http/1.1 2") ||
+		!strings.Contains(stdout, "not HTTP/2") {
+		t.Fatalf("h2 against an HTTP/1.1 server: the summary does not say it fell back:\n%s", stdout)
+	}
+	stdout, stderr, code = edgebench(t, "run", "-workload", "pipeline", "-target", addr, "-cafile", ca,
+		"-procs", "2", "-c", "2", "-depth", "5", "-count", "100", "-json")
+	if code != 0 {
+		t.Fatalf("pipeline: exit %d: %s", code, stderr)
+	}
+	r := oneJSONObject(t, stdout)
+	if r["requests"] != 100.0 || r["depth"] != 5.0 || r["workload"] != "pipeline" {
+		t.Fatalf("pipeline over 2 processes: %s", stdout)
+	}
+	if _, _, code := edgebench(t, "run", "-workload", "keepalive", "-target", addr, "-cafile", ca, "-count", "1", "-streams", "2"); code != 2 {
+		t.Fatalf("-streams with keepalive: exit %d, want 2 (bad options)", code)
+	}
+}

@@ -33,9 +33,9 @@ type runFlags struct {
 func newRunFlags() *runFlags {
 	f := &runFlags{fs: flag.NewFlagSet("run", flag.ContinueOnError)}
 	fs, o := f.fs, &f.o
-	fs.StringVar(&o.Workload, "workload", "handshake", "handshake, inspect, keepalive or idle")
+	fs.StringVar(&o.Workload, "workload", "handshake", "handshake, inspect, keepalive, h2 (streams on few connections), pipeline (HTTP/1.1 requests back to back) or idle")
 	fs.StringVar(&o.Target, "target", "", "TLS server host:port; through -proxy, the origin to CONNECT to (with -names, a pattern like o%d.bench.test:443)")
-	fs.StringVar(&o.Proxy, "proxy", "", "HTTP CONNECT proxy host:port (inspect; optional for keepalive and idle)")
+	fs.StringVar(&o.Proxy, "proxy", "", "HTTP CONNECT proxy host:port (inspect; optional for the others)")
 	fs.StringVar(&o.ServerName, "sni", "", "TLS server name when direct (default: the target's host)")
 	fs.StringVar(&o.CAFile, "cafile", "", "PEM roots the server's or proxy's certificates chain to (required)")
 	fs.IntVar(&o.Names, "names", 1, "distinct origin names to cycle through (o1..oN)")
@@ -48,6 +48,8 @@ func newRunFlags() *runFlags {
 	fs.BoolVar(&o.Resume, "resume", false, "resume TLS sessions (a session cache per connection slot)")
 	fs.StringVar(&o.Path, "path", "/", "request path")
 	fs.IntVar(&o.IdleConns, "idle-conns", 0, "idle: connections to open and hold")
+	fs.IntVar(&o.Streams, "streams", 0, "h2: requests in flight per connection, as concurrent streams (default 16)")
+	fs.IntVar(&o.Depth, "depth", 0, "pipeline: requests written back to back before reading the responses (default 8)")
 	fs.DurationVar(&o.Timeout, "timeout", 10*time.Second, "limit on each connection's setup and each request")
 	fs.StringVar(&o.Label, "label", "", "name of the run in its result (chart draws a line per label)")
 	fs.StringVar(&f.watch, "watch", "", "server processes to measure: PID[,PID...] or name=PID[,name=PID...]")

@@ -25,6 +25,12 @@ func printSummary(w io.Writer, r bench.Result) {
 	} else {
 		fmt.Fprintf(w, "%s: %d requests in %.2fs, %d connections%s, group %s\n", label, r.Requests, r.Seconds, r.Concurrency, procs, r.Group)
 	}
+	switch {
+	case r.Streams > 0:
+		fmt.Fprintf(w, "  streams   %d per connection%s\n", r.Streams, protocols(r))
+	case r.Depth > 0:
+		fmt.Fprintf(w, "  pipeline  %d requests per write\n", r.Depth)
+	}
 	fmt.Fprintf(w, "  rate      %.1f requests/s\n", r.RequestsPerSec)
 	fmt.Fprintf(w, "  latency   p50 %.3f ms   p90 %.3f ms   p99 %.3f ms   max %.3f ms\n", r.P50ms, r.P90ms, r.P99ms, r.MaxMs)
 	if r.Handshakes > 0 {
@@ -46,4 +52,18 @@ func printSummary(w io.Writer, r bench.Result) {
 	for _, k := range slices.Sorted(maps.Keys(r.IdleBytesPerConn)) {
 		fmt.Fprintf(w, "  idle mem  %s %.0f bytes (%.1f KiB) per held connection\n", k, r.IdleBytesPerConn[k], r.IdleBytesPerConn[k]/1024)
 	}
+}
+
+// protocols says what the connections of an h2 run negotiated, and says
+// it loudly when it was not HTTP/2: the figures are then HTTP/1.1's.
+func protocols(r bench.Result) string {
+	var parts []string
+	for _, p := range slices.Sorted(maps.Keys(r.Protocols)) {
+		parts = append(parts, fmt.Sprintf("%s %d", p, r.Protocols[p]))
+	}
+	s := ", connections by ALPN: " + strings.Join(parts, ", ")
+	if r.Fallback() {
+		s += "\n  NOTE      the server chose HTTP/1.1 on some connections: their requests went over HTTP/1.1 keep-alive, not HTTP/2"
+	}
+	return s
 }
