@@ -11,6 +11,8 @@ import (
 	"net"
 	"net/http"
 	httppprof "net/http/pprof"
+	"net/netip"
+	"net/url"
 	"os"
 	"os/signal"
 	"strconv"
@@ -230,6 +232,27 @@ func proxyConfig(cfg *edgeconfig.Config, logger *slog.Logger) (pc proxy.Config, 
 		pc.DefaultOrg = cfg.Orgs[0].ID // Validate allows one org only
 	}
 	pc.AllowClient = cfg.ClientAllowed
+	own, err := ownListeners(cfg)
+	if err != nil {
+		return pc, closeAll, err
+	}
+	guarded, err := pol.WithOwnListeners(own)
+	if err != nil {
+		return pc, closeAll, fmt.Errorf("the edge's own listeners: %w", err)
+	}
+	pc.CheckTarget = func(org, host string, port int, plain bool) policy.Decision {
+		// An IP literal is the address dialed: checked now, before the
+		// CONNECT is answered. A name is the operator's when the hosts
+		// section maps it; otherwise it is checked where it is dialed.
+		if ap, ok := cfg.HostOverride(host); ok {
+			return guarded.Destination(org, policy.Dest{Host: host, Addr: ap, Plain: plain, Mapped: true})
+		}
+		a, err := netip.ParseAddr(strings.Trim(host, "[]"))
+		if err != nil || port < 1 || port > 65535 {
+			return policy.Decision{Action: policy.Bypass}
+		}
+		return guarded.Destination(org, policy.Dest{Host: host, Addr: netip.AddrPortFrom(a, uint16(port)), Plain: plain})
+	}
 
 	if pc.UpstreamRoots, err = upstreamRoots(cfg.Upstream.RootsFile, logger); err != nil {
 		return pc, closeAll, err
@@ -261,6 +284,51 @@ func proxyConfig(cfg *edgeconfig.Config, logger *slog.Logger) (pc proxy.Config, 
 		pc.AccessLog = al
 	}
 	return pc, closeAll, nil
+}
+
+// ownListeners are the addresses the edge must never connect a client to:
+// its own proxy and admin listeners and the CA's key API.
+func ownListeners(cfg *edgeconfig.Config) ([]netip.AddrPort, error) {
+	var own []netip.AddrPort
+	for _, a := range []struct{ field, addr string }{{"listen", cfg.Listen}, {"admin", cfg.Admin}, {"ca.url", caHostPort(cfg.CA.URL)}} {
+		if a.addr == "" {
+			continue
+		}
+		host, port, err := net.SplitHostPort(a.addr)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", a.field, err)
+		}
+		n, err := strconv.Atoi(port)
+		if err != nil || n < 1 || n > 65535 {
+			continue // port 0: chosen at start, not known here
+		}
+		if host == "" {
+			host = "0.0.0.0"
+		}
+		addrs, err := net.DefaultResolver.LookupNetIP(context.Background(), "ip", host)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", a.field, err)
+		}
+		for _, ip := range addrs {
+			own = append(own, netip.AddrPortFrom(ip.Unmap(), uint16(n)))
+		}
+	}
+	return own, nil
+}
+
+// caHostPort is the host:port of the CA's key API URL, "" when unset.
+func caHostPort(u string) string {
+	if u == "" {
+		return ""
+	}
+	parsed, err := url.Parse(u)
+	if err != nil || parsed.Host == "" {
+		return ""
+	}
+	if parsed.Port() == "" {
+		return net.JoinHostPort(parsed.Hostname(), "443")
+	}
+	return parsed.Host
 }
 
 // noKey recognises the key client's "no key" errors. A fail mode it does

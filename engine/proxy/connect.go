@@ -158,6 +158,9 @@ func target(c *conn, head []byte) {
 	l := &c.log
 	l.host, l.port = string(r.Host), r.Port
 	l.decision = c.h.cfg.Decide(l.org, l.host, l.port)
+	if check := c.h.cfg.CheckTarget; check != nil {
+		l.decision = policy.Stricter(l.decision, check(l.org, l.host, l.port, !r.Connect))
+	}
 	decisions(l.decision.Action).Inc()
 	if l.decision.Action == policy.Block {
 		wipe(head)

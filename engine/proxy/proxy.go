@@ -60,7 +60,12 @@ type Config struct {
 	AllowClient func(netip.Addr) bool
 	// Decide applies the org's policy to a destination.
 	Decide func(org, host string, port int) policy.Decision
-	Keys   KeySource
+	// CheckTarget, when set, checks a proxy request's target before it is
+	// answered (refused ranges, ports, the edge's own listeners: see
+	// policy.Destination); a Block is answered 403. plain is true for an
+	// http:// request.
+	CheckTarget func(org, host string, port int, plain bool) policy.Decision
+	Keys        KeySource
 	// NoKey recognises the KeySource's "no key" errors and says what the
 	// org wants then; ok is false for any other error. nil recognises none.
 	NoKey func(err error) (mode policy.FailMode, ok bool)
