@@ -164,8 +164,8 @@ func TestFrameOverMaxFrameSize(t *testing.T) {
 // TestFlowControlViolation: the origin grants nothing beyond its initial
 // window, so the bridge queues the client's upload up to the window it
 // granted, returning credit only for what the origin took; a client that
-// sends beyond it is a FLOW_CONTROL_ERROR, and the
-// bridge never held more than MaxBuffered.
+// sends beyond it is a FLOW_CONTROL_ERROR, and the bridge never held more
+// than MaxBuffered.
 func TestFlowControlViolation(t *testing.T) {
 	const maxBuffered = 256 << 10
 	d := newDirect(t, Config{MaxBuffered: maxBuffered})
