@@ -132,3 +132,53 @@ func TestExtendedConnect(t *testing.T) {
 		t.Fatal(d.err)
 	}
 }
+
+// TestCloseLogsOpenStreams: a stream still open when the connection ends
+// gets its log line, and the bridge lets go of what it held.
+func TestCloseLogsOpenStreams(t *testing.T) {
+	d := newDirect(t, Config{})
+	d.client(d.clientHeaders(1, false, validRequest...))
+	d.client(frames(func(fr *http2.Framer) { fr.WriteData(1, false, make([]byte, 16384)) }))
+	d.client([]byte{0, 0}) // a partial frame
+	if d.b.Buffered() == 0 {
+		t.Fatal("nothing held before Close")
+	}
+	d.b.Close()
+	if len(d.logs) != 1 || d.logs[0].StreamID != 1 || d.logs[0].Reset != "connection closed" || d.logs[0].BytesIn != 16384 {
+		t.Errorf("logs %+v", d.logs)
+	}
+	if d.b.Buffered() != 0 {
+		t.Errorf("bridge holds %d bytes after Close", d.b.Buffered())
+	}
+	var out Output
+	if err := d.b.FromClient([]byte{0}, &out); err == nil {
+		t.Error("a closed bridge took input")
+	}
+}
+
+// TestSplitAnywhere feeds a request a byte at a time: frames split across
+// calls are reassembled.
+func TestSplitAnywhere(t *testing.T) {
+	d := newDirect(t, Config{})
+	d.toOrigin = nil
+	p := append(d.clientHeaders(1, false, with("content-length", "5")...), frames(func(fr *http2.Framer) {
+		fr.WriteData(1, true, []byte("hello"))
+	})...)
+	for i := range p {
+		if err := d.client(p[i : i+1]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var body []byte
+	var end bool
+	for _, f := range d.toOrigin {
+		if f.typ == http2.FrameData {
+			body = append(body, f.data...)
+			end = end || f.flags.Has(http2.FlagDataEndStream)
+		}
+	}
+	h := take(&d.toOrigin, http2.FrameHeaders)
+	if len(h) != 1 || field(h[0].fields, ":path") != "/x" || string(body) != "hello" || !end {
+		t.Fatalf("headers %+v, body %q, end %v", h, body, end)
+	}
+}
