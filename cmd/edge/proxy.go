@@ -175,10 +175,6 @@ func proxyConfig(cfg *edgeconfig.Config, logger *slog.Logger) (pc proxy.Config, 
 	if err != nil {
 		return pc, closeAll, err
 	}
-	blockPath, err := cfg.PathBlocker()
-	if err != nil {
-		return pc, closeAll, err
-	}
 	pc = proxy.Config{
 		Addr:   cfg.Listen,
 		Loops:  cfg.Loops,
@@ -206,14 +202,7 @@ func proxyConfig(cfg *edgeconfig.Config, logger *slog.Logger) (pc proxy.Config, 
 			KeyRotation: cfg.Leaf.KeyRotation,
 		},
 		SessionCacheSize: cfg.Upstream.SessionCacheSize,
-		Judge: func(org string, r *policy.Request) policy.Decision {
-			if blockPath != nil {
-				if rule, blocked := blockPath(org, r.Host, r.Path); blocked {
-					return policy.Decision{Action: policy.Block, Rule: rule}
-				}
-			}
-			return pol.Judge(org, r)
-		},
+		Judge:            pol.Judge,
 	}
 	if cfg.AuthRequired() {
 		// cfg.Authenticate blocks for the password hash unless the

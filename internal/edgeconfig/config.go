@@ -28,6 +28,11 @@
 //	    rules:
 //	      - {action: bypass, hosts: [.bank.example]}
 //	      - {action: block, hosts: ["*.ads.example"], ports: [80, 443]}
+//	      - name: no-admin            # in decisions and the log; "rules[i]" when absent
+//	        action: block             # with paths: a URL rule, judged per request, not per connection
+//	        hosts: [intranet.example]
+//	        paths: [/admin, /debug/]  # prefixes of the normalised path ("/debug/" also blocks "/debug")
+//	        paths_case_sensitive: false   # the default: /ADMIN is /admin
 //	hosts: {demo.test: "127.0.0.1:8443"}      # overrides DNS (tests, labs)
 //	upstream: {roots_file: extra-roots.pem, session_cache_size: 256}
 //	timeouts: {connect_line: 10s, handshake: 15s, idle: 5m}
@@ -188,10 +193,16 @@ type Rule struct {
 	Hosts  []string `yaml:"hosts"`
 	Ports  []int    `yaml:"ports"`
 	// Paths turns a block rule into a URL rule: it is not applied to the
-	// connection but to each inspected request whose path starts with one
-	// of these prefixes (on its Hosts; all hosts when empty), which gets a
-	// 403 page.
+	// connection but to each request whose normalised path starts with one
+	// of these prefixes (on its Hosts and Ports; all hosts when empty),
+	// which gets a 403 page. A prefix is normalised too: "/a/../admin" is
+	// "/admin" (policy.NormalizePath; policy.Judge says how they match).
 	Paths []string `yaml:"paths"`
+	// PathsCaseSensitive compares Paths with ASCII case; by default
+	// "/ADMIN" is "/admin".
+	PathsCaseSensitive bool `yaml:"paths_case_sensitive"`
+	// Name names the rule in decisions and the log; "rules[i]" when empty.
+	Name string `yaml:"name"`
 }
 
 // Upstream configures connections to origins.

@@ -26,7 +26,9 @@ func (c *Config) HostOverride(host string) (netip.AddrPort, bool) {
 	return ap, ok
 }
 
-// Policy compiles the organisations' rules.
+// Policy compiles the organisations' rules, URL rules (rules with paths)
+// included: policy.Judge applies them to each request. A rule without a
+// name is called rules[i] after its place in the org's rules.
 func (c *Config) Policy() (*policy.Policy, error) {
 	orgs := make([]policy.Org, len(c.Orgs))
 	for i, o := range c.Orgs {
@@ -40,10 +42,8 @@ func (c *Config) Policy() (*policy.Policy, error) {
 			if !ok {
 				return nil, fmt.Errorf("orgs[%d].rules[%d].action: %q is not one of inspect, bypass, block", i, j, r.Action)
 			}
-			if len(r.Paths) > 0 {
-				continue // a URL rule: see PathBlocker
-			}
-			po.Rules = append(po.Rules, policy.Rule{Action: a, Hosts: r.Hosts, Ports: r.Ports, Name: fmt.Sprintf("rules[%d]", j)})
+			po.Rules = append(po.Rules, policy.Rule{Action: a, Hosts: r.Hosts, Ports: r.Ports, Name: r.Name,
+				Paths: r.Paths, PathsCaseSensitive: r.PathsCaseSensitive})
 		}
 		orgs[i] = po
 	}

@@ -163,6 +163,7 @@ func (c *Config) validateOrgs(p *problems) map[string]bool {
 			p.add(f+".fail_mode", "%q is not one of tunnel, block", o.FailMode)
 		}
 		checkAction(p, f+".default", o.Default)
+		names := make(map[string]bool)
 		for j, r := range o.Rules {
 			rf := f + ".rules[" + strconv.Itoa(j) + "]"
 			if r.Action == "" {
@@ -180,17 +181,45 @@ func (c *Config) validateOrgs(p *problems) map[string]bool {
 					p.add(rf+".ports["+strconv.Itoa(k)+"]", "%v", err)
 				}
 			}
-			if len(r.Paths) > 0 && r.Action != "block" {
-				p.add(rf+".paths", "only a block rule can list paths (it blocks those requests)")
-			}
-			for k, path := range r.Paths {
-				if !strings.HasPrefix(path, "/") {
-					p.add(rf+".paths["+strconv.Itoa(k)+"]", "%q must start with /", path)
-				}
-			}
+			checkRulePaths(p, rf, r)
+			checkRuleName(p, rf, r.Name, names)
 		}
 	}
 	return ids
+}
+
+// checkRulePaths checks a URL rule's paths: each must read as a path (it
+// is matched in its normalised form, policy.NormalizePath).
+func checkRulePaths(p *problems, rf string, r Rule) {
+	if len(r.Paths) > 0 && r.Action != "block" {
+		p.add(rf+".paths", "only a block rule can list paths (it blocks those requests)")
+	}
+	if r.PathsCaseSensitive && len(r.Paths) == 0 {
+		p.add(rf+".paths_case_sensitive", "set on a rule without paths")
+	}
+	for k, path := range r.Paths {
+		if err := policy.CheckPath(path); err != nil {
+			p.add(rf+".paths["+strconv.Itoa(k)+"]", "%q: %v", path, err)
+		}
+	}
+}
+
+// ruleNamePattern is what a rule's name may be: it is printed in logs and
+// on 403 pages, and cannot pass for a built-in one (rules[i], pinned:…).
+var ruleNamePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+
+// checkRuleName checks an optional rule name, unique within its org.
+func checkRuleName(p *problems, rf, name string, names map[string]bool) {
+	switch {
+	case name == "":
+	case !ruleNamePattern.MatchString(name):
+		p.add(rf+".name", "%q is not a rule name (letters, digits, '.', '_' and '-', at most 64)", name)
+	case name == "default" || name == "no-policy" || name == "bad-request":
+		p.add(rf+".name", "%q is a name policy gives its own decisions", name)
+	case names[name]:
+		p.add(rf+".name", "%q is already used by another rule of this organisation", name)
+	}
+	names[name] = true
 }
 
 func checkAction(p *problems, field, a string) {

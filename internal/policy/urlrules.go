@@ -72,10 +72,10 @@ func (us *urlRules) add(name string, r *Rule) error {
 	}
 	u := urlRule{decision: Decision{Action: Block, Rule: name}, hosts: hosts, caseSensitive: r.PathsCaseSensitive}
 	for i, path := range r.Paths {
-		n, err := NormalizePath(path)
-		if err != nil {
+		if err := CheckPath(path); err != nil {
 			return errors.New(name + ": paths[" + strconv.Itoa(i) + "] " + strconv.Quote(path) + ": " + err.Error())
 		}
+		n, _ := NormalizePath(path)
 		if !u.caseSensitive {
 			n = lowerASCII(n)
 		}
@@ -89,6 +89,9 @@ func (us *urlRules) add(name string, r *Rule) error {
 // rule matches the path NormalizePath gives.
 func CheckPath(path string) error {
 	_, err := NormalizePath(path)
+	if reason, ok := err.(badRequest); ok {
+		return errors.New(string(reason))
+	}
 	return err
 }
 
