@@ -239,11 +239,12 @@ func (r *runner) multiplexTable(workload string) *Table {
 		"*tunnelled* sends the same requests to " + tunnelledName + ", which each proxy relays end to end without " +
 		"decrypting (Lucid: a bypass rule; goproxy: an accepted CONNECT), so the client sees the origin's own " +
 		"certificate. The cost of inspection is the inspected row's server CPU per request over the tunnelled one's. " +
-		"squid is left out: its ssl-bump does not speak HTTP/2, and the goal of these tables names goproxy."
+		"squid is left out of this table and the other of its kind: its ssl-bump does not speak HTTP/2, it reaches " +
+		"origins only on the CONNECT port (443, the inspect table's origin), and the goal here names goproxy."
 	if workload == "h2" {
 		t.Note += " goproxy runs with its HTTP/2 MITM on (v1.9's AllowHTTP2: h2 to the client by ALPN, x/net's " +
-			"http2.Server per connection, and ForceAttemptHTTP2 to the origin). The protocols column says what " +
-			"each side's connections negotiated with the client: a side shown with http/1.1 was measured on its " +
+			"http2.Server per connection, and ForceAttemptHTTP2 to the origin). The line of protocols under the " +
+			"table says what each side's connections negotiated with the client: a side shown with http/1.1 was measured on its " +
 			"HTTP/1.1 fallback through the same client, not on HTTP/2."
 	}
 	t.starters = []starter{
