@@ -11,6 +11,14 @@
 //     through the tunnel (the proxy's minted certificate), one request,
 //     close; with Names > 1 the origin name cycles through o1..oN.
 //   - keepalive: requests back to back on Concurrency open connections.
+//   - h2: Concurrency HTTP/2 connections (ALPN h2, directly or through
+//     CONNECT), each keeping Streams GET streams in flight, within the
+//     server's SETTINGS_MAX_CONCURRENT_STREAMS. A connection on which the
+//     server picks HTTP/1.1 runs as keepalive does: Result.Protocols
+//     counts the connections by protocol, so a fallback shows.
+//   - pipeline: Depth HTTP/1.1 requests written back to back in one write
+//     on each of Concurrency connections, then their responses read in
+//     order, then the next batch.
 //   - idle: IdleConns fully set-up connections held open, to read each
 //     watched process's memory per connection.
 //
@@ -28,7 +36,8 @@
 // also depend on what else runs.
 //
 // The client is cheap by construction: raw HTTP/1.1 written and parsed by
-// hand (no net/http), and certificate chains verified once per distinct
+// hand (no net/http), HTTP/2 framed with x/net's Framer and HPACK on the
+// worker's own goroutine (no http2.Transport), and certificate chains verified once per distinct
 // chain and name, then answered from a cache. What remains is the TLS
 // handshake's own cost, which for a full TLS 1.3 handshake with an ECDSA
 // certificate is higher on the client (key share plus signature

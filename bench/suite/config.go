@@ -1,8 +1,10 @@
 // Package suite runs Lucid side by side with its peers on one machine, in
 // one run, and writes BENCHMARKS.md from what it measured: handshakes
 // (`edge terminate` against Go crypto/tls and nginx), inspection (the edge
-// against squid ssl-bump and a goproxy MITM), memory per idle inspected
-// connection, and one event loop against two.
+// against squid ssl-bump and a goproxy MITM), inspected HTTP/2 streams and
+// pipelined HTTP/1.1 requests on kept-alive connections (the edge against
+// goproxy, each also tunnelling the same traffic), memory per idle
+// inspected connection, and one event loop against two.
 //
 // Each server under test runs pinned to one core (taskset, GOMAXPROCS=1,
 // one loop, one worker); the load generator (package bench, in this
@@ -21,7 +23,7 @@ import (
 )
 
 // Tables, in the order they run. Config.Only picks a subset.
-var TableIDs = []string{"handshake", "mlkem", "loops", "inspect", "idle"}
+var TableIDs = []string{"handshake", "mlkem", "loops", "inspect", "h2", "pipeline", "idle"}
 
 // Config says what to run and how long.
 type Config struct {

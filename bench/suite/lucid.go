@@ -92,10 +92,19 @@ kdf: {memory_kib: 8192, time: 1, threads: 1}
 	return c, nil
 }
 
+// edgeSetup is what one inspecting edge of the suite serves: the origin
+// its names resolve to, how many o%d names, and the names it tunnels.
+type edgeSetup struct {
+	origin string
+	names  int
+	tunnel []string // bypassed by a rule: relayed end to end, never decrypted
+}
+
 // writeEdgeConfig writes the inspecting edge's YAML: one loop, no admin
 // listener, no access log, the origin names resolved to the bench origin
-// and its root as the upstream roots (verification stays on).
-func (e *env) writeEdgeConfig(ca *lucidCA, listen string, names int) (string, error) {
+// and its root as the upstream roots (verification stays on), and a
+// bypass rule for the tunnelled names.
+func (e *env) writeEdgeConfig(ca *lucidCA, listen string, es edgeSetup) (string, error) {
 	var b strings.Builder
 	fmt.Fprintf(&b, `# The inspecting edge of one edgebench compare run (bench/suite).
 listen: %s
@@ -108,17 +117,21 @@ ca:
   root_file: %s
 orgs:
   - id: %s
-upstream:
+`, listen, ca.keysURL, filepath.Join(ca.edgeDir, "edge-cert.pem"), filepath.Join(ca.edgeDir, "edge-key.pem"),
+		filepath.Join(ca.edgeDir, "ca-root.pem"), benchOrg)
+	if len(es.tunnel) > 0 {
+		fmt.Fprintf(&b, "    rules:\n      - {action: bypass, hosts: [%s]}\n", strings.Join(es.tunnel, ", "))
+	}
+	fmt.Fprintf(&b, `upstream:
   roots_file: %s
 access_log: ""
 max_connections: 50000
 hosts:
-`, listen, ca.keysURL, filepath.Join(ca.edgeDir, "edge-cert.pem"), filepath.Join(ca.edgeDir, "edge-key.pem"),
-		filepath.Join(ca.edgeDir, "ca-root.pem"), benchOrg, e.originRoot.CertFile)
-	hosts := originNames(names)
+`, e.originRoot.CertFile)
+	hosts := append(originNames(es.names), es.tunnel...)
 	sort.Strings(hosts)
 	for _, h := range hosts {
-		fmt.Fprintf(&b, "  %s: %q\n", h, e.originAddr)
+		fmt.Fprintf(&b, "  %s: %q\n", h, es.origin)
 	}
 	path := filepath.Join(ca.dir, "edge.yaml")
 	return path, os.WriteFile(path, []byte(b.String()), 0o600)

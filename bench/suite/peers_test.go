@@ -132,6 +132,49 @@ func TestGoPeers(t *testing.T) {
 	}
 }
 
+// TestGoproxyHTTP2AndTunnel checks the setup of the h2 and pipeline
+// tables: goproxymitm -http2 speaks HTTP/2 to the client and to the
+// origin (gotls -h2, which says what it was spoken to in), and -tunnel
+// relays a name end to end: the client sees the origin's own certificate.
+func TestGoproxyHTTP2AndTunnel(t *testing.T) {
+	e := testEnv(t, buildPeers(t))
+	p, addr, err := e.startH2Origin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.stop(5 * time.Second) })
+	gp, err := e.startGoproxyFor(addr, true, []string{tunnelledName})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(gp.stop)
+	cases := []struct{ name, caFile, clientProto string }{
+		{inspectedName, gp.CAFile, "HTTP/2.0"},             // minted by goproxy's CA
+		{tunnelledName, e.originRoot.CertFile, "HTTP/2.0"}, // the origin's own leaf
+	}
+	for _, c := range cases {
+		pem, _ := os.ReadFile(c.caFile)
+		roots := x509.NewCertPool()
+		roots.AppendCertsFromPEM(pem)
+		tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}, ForceAttemptHTTP2: true,
+			Proxy: http.ProxyURL(&url.URL{Scheme: "http", Host: gp.Addr})}
+		resp, err := (&http.Client{Transport: tr, Timeout: 10 * time.Second}).Get("https://" + c.name + "/")
+		if err != nil {
+			t.Fatalf("%s through goproxymitm -http2: %v", c.name, err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		tr.CloseIdleConnections()
+		if resp.StatusCode != 200 || string(body) != "hello from lucid\n" {
+			t.Fatalf("%s: %s %q", c.name, resp.Status, body)
+		}
+		if resp.Proto != c.clientProto || resp.Header.Get("X-Origin-Proto") != "HTTP/2.0" {
+			t.Fatalf("%s: the client spoke %s, the origin was spoken to in %q; want HTTP/2 on both legs",
+				c.name, resp.Proto, resp.Header.Get("X-Origin-Proto"))
+		}
+	}
+}
+
 // TestNginxPeer serves the handshake certificate from Debian's nginx.
 func TestNginxPeer(t *testing.T) {
 	tlstest.NeedTool(t, "nginx") // the handshake tables skip it too without it

@@ -3,8 +3,10 @@ package suite
 import (
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -145,6 +147,16 @@ func (res *Results) writeTable(p *printer, t *Table) {
 		}
 	}
 	res.writeFailures(p, t)
+	if cost := inspectionCost(t); len(cost) > 0 {
+		p.f("Cost of inspection (server CPU ms per request, inspected ÷ tunnelled, medians): %s.\n\n", strings.Join(cost, "; "))
+	}
+	if protos := protocolLines(t); len(protos) > 0 {
+		p.f("Connections by the protocol each side negotiated with the client (all rounds): %s.\n\n", strings.Join(protos, "; "))
+		for _, s := range fallbacks(t) {
+			p.f("**%s did not speak HTTP/2 to the client on every connection: its figures here are (partly) its HTTP/1.1 "+
+				"fallback, through the same client, not HTTP/2.**\n\n", s)
+		}
+	}
 	if split := perProcess(t); len(split) > 0 {
 		p.f("Server CPU ms/req by process (medians): %s.\n\n", strings.Join(split, "; "))
 	}
@@ -169,6 +181,72 @@ func (res *Results) writeTable(p *printer, t *Table) {
 			"not the server, set the pace, so req/s compares little; the per-CPU-s figures still hold.\n\n",
 			strings.Join(limited, "; "))
 	}
+}
+
+// inspectionCost compares, per side, the inspected row's server CPU per
+// request with the tunnelled row's (tables that have both).
+func inspectionCost(t *Table) []string {
+	var inspected, tunnelled *Row
+	for _, row := range t.Rows {
+		if row.tunnelled {
+			tunnelled = row
+		} else if inspected == nil {
+			inspected = row
+		}
+	}
+	if inspected == nil || tunnelled == nil {
+		return nil
+	}
+	var out []string
+	for _, s := range t.Sides {
+		in, ok1 := median(inspected.Runs[s], cpuPerReq)
+		tu, ok2 := median(tunnelled.Runs[s], cpuPerReq)
+		if ok1 && ok2 && tu > 0 {
+			out = append(out, fmt.Sprintf("%s %.2f× (%.3f ÷ %.3f)", s, in/tu, in, tu))
+		}
+	}
+	return out
+}
+
+// protocolLines lists, for the rows whose runs counted ALPN protocols
+// (h2), what each side's connections negotiated.
+func protocolLines(t *Table) []string {
+	var out []string
+	for _, row := range t.Rows {
+		for _, s := range t.Sides {
+			sum := map[string]int64{}
+			for _, r := range row.Runs[s] {
+				for k, n := range r.Protocols {
+					sum[k] += n
+				}
+			}
+			if len(sum) == 0 {
+				continue
+			}
+			var parts []string
+			for _, k := range slices.Sorted(maps.Keys(sum)) {
+				parts = append(parts, fmt.Sprintf("%s %d", k, sum[k]))
+			}
+			out = append(out, fmt.Sprintf("%s, %s: %s", row.Label, s, strings.Join(parts, ", ")))
+		}
+	}
+	return out
+}
+
+// fallbacks names the sides of which some inspected h2 connection was
+// not HTTP/2 on the client's side.
+func fallbacks(t *Table) []string {
+	var out []string
+	for _, s := range t.Sides {
+		for _, row := range t.Rows {
+			if row.tunnelled || !slices.ContainsFunc(row.Runs[s], func(r bench.Result) bool { return r.Fallback() }) {
+				continue
+			}
+			out = append(out, s)
+			break
+		}
+	}
+	return out
 }
 
 // perProcess splits the server CPU of the sides watched as more than one

@@ -74,3 +74,38 @@ func TestReportHasNoFigureForFailedSide(t *testing.T) {
 		}
 	}
 }
+
+// The h2 table reports the cost of inspection per side, and says loudly
+// when a side's inspected HTTP/2 figure is an HTTP/1.1 fallback.
+func TestReportCostOfInspectionAndFallback(t *testing.T) {
+	h2run := func(cpuMs float64, protos map[string]int64) bench.Result {
+		r := run(1000, cpuMs)
+		r.Protocols = protos
+		return r
+	}
+	in := newRow("inspected", bench.Options{}, true)
+	in.Runs["Lucid"] = []bench.Result{h2run(0.06, map[string]int64{"h2": 4})}
+	in.Runs["goproxy"] = []bench.Result{h2run(0.20, map[string]int64{"http/1.1": 4})}
+	tun := newRow("tunnelled", bench.Options{}, true)
+	tun.tunnelled = true
+	tun.Runs["Lucid"] = []bench.Result{h2run(0.02, map[string]int64{"h2": 4})}
+	tun.Runs["goproxy"] = []bench.Result{h2run(0.05, map[string]int64{"h2": 4})}
+	tab := &Table{ID: "h2", Title: "HTTP/2", Sides: []string{"Lucid", "goproxy"}, Rows: []*Row{in, tun}}
+	var b strings.Builder
+	if err := (&Results{Config: Defaults(), Tables: []*Table{tab}}).WriteMarkdown(&b, nil, "", ""); err != nil {
+		t.Fatal(err)
+	}
+	md := b.String()
+	for _, want := range []string{
+		"Cost of inspection (server CPU ms per request, inspected ÷ tunnelled, medians): Lucid 3.00× (0.060 ÷ 0.020); goproxy 4.00× (0.200 ÷ 0.050).",
+		"inspected, goproxy: http/1.1 4",
+		"**goproxy did not speak HTTP/2 to the client on every connection",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("the report lacks %q:\n%s", want, md)
+		}
+	}
+	if strings.Contains(md, "**Lucid did not speak HTTP/2") {
+		t.Errorf("Lucid spoke h2 on every connection, yet the report says it fell back:\n%s", md)
+	}
+}

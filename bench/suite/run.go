@@ -43,7 +43,12 @@ type runner struct {
 	caErr     error
 	origin    *proc
 	originErr error
-	res       *Results
+	// The origin of the h2 and pipeline tables, started for the first.
+	h2Origin     *proc
+	h2OriginAddr string
+	h2OriginErr  error
+	tableOrigin  *proc // the origin the current table's proxies forward to
+	res          *Results
 }
 
 // Run starts the sides of each table in turn, measures them, stops them,
@@ -90,6 +95,11 @@ func Run(ctx context.Context, cfg Config) (*Results, error) {
 	}
 	if cfg.wants("inspect") {
 		tables = append(tables, r.inspectTable())
+	}
+	for _, id := range []string{"h2", "pipeline"} {
+		if cfg.wants(id) {
+			tables = append(tables, r.multiplexTable(id))
+		}
 	}
 	if cfg.wants("idle") {
 		tables = append(tables, r.idleTable())
@@ -149,12 +159,38 @@ func (r *runner) shared() error {
 	}
 	r.origin = p
 	r.cfg.logf("origin: edge terminate on %s (CPU %s)", r.env.originAddr, r.cfg.LoadCPU)
+	r.startCA()
+	return nil
+}
+
+// sharedH2 starts what the h2 and pipeline tables share: their origin
+// and Lucid's CA.
+func (r *runner) sharedH2() error {
+	if r.h2Origin == nil && r.h2OriginErr == nil {
+		r.h2Origin, r.h2OriginAddr, r.h2OriginErr = r.env.startH2Origin()
+		if r.h2OriginErr != nil {
+			r.h2OriginErr = fmt.Errorf("the HTTP/2 origin (gotls -h2) did not start: %w", r.h2OriginErr)
+		} else {
+			r.cfg.logf("HTTP/2 origin: gotls -h2 on %s (CPU %s)", r.h2OriginAddr, r.cfg.LoadCPU)
+		}
+	}
+	if r.h2OriginErr != nil {
+		return r.h2OriginErr
+	}
+	r.startCA()
+	return nil
+}
+
+// startCA starts Lucid's CA once; a failure skips Lucid, not the peers.
+func (r *runner) startCA() {
+	if r.ca != nil || r.caErr != nil {
+		return
+	}
 	if r.ca, r.caErr = r.env.startLucidCA(r.ctx); r.caErr != nil {
 		r.caErr = fmt.Errorf("the CA (ca serve) did not start: %w", r.caErr)
 	} else {
 		r.cfg.logf("Lucid's CA: ca serve, organisation %q, edge enrolled", benchOrg)
 	}
-	return nil
 }
 
 func (r *runner) stopShared() {
@@ -164,17 +200,32 @@ func (r *runner) stopShared() {
 	if r.origin != nil {
 		r.origin.stop(5 * time.Second)
 	}
+	if r.h2Origin != nil {
+		r.h2Origin.stop(5 * time.Second)
+	}
 }
 
 func (r *runner) runTable(t *Table) error {
 	r.cfg.logf("table %s: %s", t.ID, t.Title)
-	if t.ID == "inspect" || t.ID == "idle" {
-		if err := r.shared(); err != nil {
+	var start func() error
+	switch t.ID {
+	case "inspect", "idle":
+		start = r.shared
+	case "h2", "pipeline":
+		start = r.sharedH2
+	}
+	r.tableOrigin = nil
+	if start != nil {
+		if err := start(); err != nil {
 			// Without the origin nothing in this table can run.
 			for _, st := range t.starters {
 				r.skip(t, st.name, err)
 			}
 			return nil
+		}
+		r.tableOrigin = r.origin
+		if t.ID == "h2" || t.ID == "pipeline" {
+			r.tableOrigin = r.h2Origin
 		}
 	}
 	if t.fresh {
@@ -291,10 +342,12 @@ func (r *runner) measure(s *side, o bench.Options, viaProxy bool) (bench.Result,
 	} else {
 		o.Target = s.Addr
 	}
-	o.CAFile = s.CAFile
+	if o.CAFile == "" { // a tunnelled row trusts the origin's root instead
+		o.CAFile = s.CAFile
+	}
 	o.Watch, o.WatchNames = s.watch()
-	if viaProxy && r.origin != nil {
-		o.Watch = append(o.Watch, r.origin.pid())
+	if viaProxy && r.tableOrigin != nil {
+		o.Watch = append(o.Watch, r.tableOrigin.pid())
 		o.WatchNames = append(o.WatchNames, originWatch)
 	}
 	o.Progress = r.cfg.Progress

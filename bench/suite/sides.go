@@ -161,12 +161,12 @@ func (e *env) startOrigin() (*proc, error) {
 
 // startLucidEdge starts the inspecting edge (one loop, one core) with a
 // running Lucid CA.
-func (e *env) startLucidEdge(ca *lucidCA, names int) (*side, error) {
+func (e *env) startLucidEdge(ca *lucidCA, es edgeSetup) (*side, error) {
 	addr, err := freeAddr()
 	if err != nil {
 		return nil, err
 	}
-	conf, err := e.writeEdgeConfig(ca, addr, names)
+	conf, err := e.writeEdgeConfig(ca, addr, es)
 	if err != nil {
 		return nil, err
 	}
@@ -181,8 +181,15 @@ func (e *env) startLucidEdge(ca *lucidCA, names int) (*side, error) {
 	return s, nil
 }
 
-// startGoproxy starts bench/peers/goproxymitm on the server core.
+// startGoproxy starts bench/peers/goproxymitm on the server core, for
+// the origin names of the inspect tables.
 func (e *env) startGoproxy() (*side, error) {
+	return e.startGoproxyFor(e.originAddr, false, nil)
+}
+
+// startGoproxyFor starts goproxymitm with its names resolved to origin;
+// http2 turns on its HTTP/2 MITM, and tunnel names are relayed without it.
+func (e *env) startGoproxyFor(origin string, http2 bool, tunnel []string) (*side, error) {
 	bin := filepath.Join(e.bin, "goproxymitm")
 	if _, err := os.Stat(bin); err != nil {
 		return nil, fmt.Errorf("%s is missing: build it with `go build -o %s/ ./bench/peers/goproxymitm` (make bench does)", bin, e.bin)
@@ -191,13 +198,38 @@ func (e *env) startGoproxy() (*side, error) {
 	if err != nil {
 		return nil, err
 	}
-	p, err := e.goServer("goproxymitm", e.serverCPU, 1, addr, bin, "-listen", addr,
+	argv := []string{bin, "-listen", addr,
 		"-ca-cert", e.mitmCA.CertFile, "-ca-key", e.mitmCA.KeyFile, "-roots", e.originRoot.CertFile,
-		"-hosts", "*.bench.test="+e.originAddr)
+		"-hosts", "*.bench.test=" + origin}
+	if http2 {
+		argv = append(argv, "-http2")
+	}
+	if len(tunnel) > 0 {
+		argv = append(argv, "-tunnel", strings.Join(tunnel, ","))
+	}
+	p, err := e.goServer("goproxymitm", e.serverCPU, 1, addr, argv...)
 	if err != nil {
 		return nil, err
 	}
 	return &side{Name: "goproxy", Addr: addr, CAFile: e.mitmCA.CertFile, procs: []*proc{p}, watch: singleWatch(p, "goproxymitm")}, nil
+}
+
+// startH2Origin starts the origin of the HTTP/2 and pipelined tables:
+// bench/peers/gotls -h2 (net/http, h2 and HTTP/1.1 by ALPN) with the
+// *.bench.test certificate, on the load generator's core like the other
+// origin, on a loopback port of its own (no proxy here needs 443).
+func (e *env) startH2Origin() (*proc, string, error) {
+	bin := filepath.Join(e.bin, "gotls")
+	if _, err := os.Stat(bin); err != nil {
+		return nil, "", fmt.Errorf("%s is missing: build it with `go build -o %s/ ./bench/peers/gotls` (make bench does)", bin, e.bin)
+	}
+	addr, err := freeAddr()
+	if err != nil {
+		return nil, "", err
+	}
+	p, err := e.goServer("h2-origin", e.loadCPU, 1, addr, bin, "-h2", "-listen", addr,
+		"-cert", e.originLeaf.CertFile, "-key", e.originLeaf.KeyFile)
+	return p, addr, err
 }
 
 // startSquid starts Debian's squid-openssl with ssl-bump, as one process

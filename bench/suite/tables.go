@@ -31,8 +31,11 @@ type Row struct {
 	Label    string
 	opts     bench.Options // Target/Proxy/CAFile/Watch are filled per side
 	viaProxy bool
-	Runs     map[string][]bench.Result // side → one per successful round
-	Failures map[string][]string       // side → why a round has no figure
+	// tunnelled rows send the same traffic to a name each side relays
+	// without inspection (opts.CAFile is then the origin's own root).
+	tunnelled bool
+	Runs      map[string][]bench.Result // side → one per successful round
+	Failures  map[string][]string       // side → why a round has no figure
 }
 
 // starter starts one side of a table.
@@ -177,7 +180,7 @@ func (r *runner) inspectStarters() []starter {
 			if r.ca == nil {
 				return nil, r.caErr
 			}
-			return r.env.startLucidEdge(r.ca, maxNames)
+			return r.env.startLucidEdge(r.ca, edgeSetup{origin: r.env.originAddr, names: maxNames})
 		}},
 		{"squid", func() (*side, error) { return r.env.startSquid(r.ctx, maxNames) }},
 		{"goproxy", r.env.startGoproxy},
@@ -185,3 +188,83 @@ func (r *runner) inspectStarters() []starter {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// The shape of the kept-alive tables: few connections, many requests in
+// flight on each.
+const (
+	multiplexConns = 4  // connections of the h2 and pipeline tables
+	h2Streams      = 16 // streams in flight per h2 connection
+	pipelineDepth  = 8  // requests per pipelined write
+	inspectedName  = "o1.bench.test"
+	tunnelledName  = "t1.bench.test" // bypassed by every side's configuration
+)
+
+// multiplexOptions is a row of the h2 or pipeline table: the inspected
+// name, or the tunnelled one, whose certificate the client checks against
+// the origin's root (a tunnel shows the origin's own certificate).
+func (r *runner) multiplexOptions(workload string, tunnelled bool) bench.Options {
+	o := bench.Options{Workload: workload, Target: inspectedName + ":443", Group: "x25519",
+		Concurrency: multiplexConns, Duration: r.cfg.Duration, Warmup: r.cfg.Warmup}
+	if tunnelled {
+		o.Target, o.CAFile = tunnelledName+":443", r.env.originRoot.CertFile
+	}
+	switch workload {
+	case "h2":
+		o.Streams = h2Streams
+	case "pipeline":
+		o.Depth = pipelineDepth
+	}
+	return o
+}
+
+// multiplexTable is the h2 or the pipeline table: Lucid and goproxy, each
+// inspecting and each tunnelling the same requests, so that the cost of
+// inspection is read off one run.
+func (r *runner) multiplexTable(workload string) *Table {
+	t := &Table{ID: workload, Concurrency: multiplexConns}
+	shape := ""
+	switch workload {
+	case "h2":
+		t.Title = "Inspected HTTP/2 requests on kept-alive connections (many streams on few connections)"
+		shape = itoa(multiplexConns) + " connections, each keeping " + itoa(h2Streams) + " GET streams in flight " +
+			"(TLS with ALPN h2 through the proxy's CONNECT; the origin speaks h2)"
+	default:
+		t.Title = "Inspected pipelined HTTP/1.1 requests on kept-alive connections"
+		shape = itoa(multiplexConns) + " connections, each writing " + itoa(pipelineDepth) +
+			" GET requests back to back before reading their responses"
+	}
+	t.Note = "Each proxy alone on CPU " + r.cfg.ServerCPU + " (taskset, GOMAXPROCS=1), " + shape + ". " +
+		"The origin is Go's net/http (`gotls -h2`: h2 and HTTP/1.1 by ALPN, *.bench.test) on CPU " + r.cfg.LoadCPU +
+		" with the load generator. Row *inspected* goes to " + inspectedName + ", which each proxy decrypts; row " +
+		"*tunnelled* sends the same requests to " + tunnelledName + ", which each proxy relays end to end without " +
+		"decrypting (Lucid: a bypass rule; goproxy: an accepted CONNECT), so the client sees the origin's own " +
+		"certificate. The cost of inspection is the inspected row's server CPU per request over the tunnelled one's. " +
+		"squid is left out of this table and the other of its kind: its ssl-bump does not speak HTTP/2, it reaches " +
+		"origins only on the CONNECT port (443, the inspect table's origin), and the goal here names goproxy."
+	if workload == "h2" {
+		t.Note += " goproxy runs with its HTTP/2 MITM on (v1.9's AllowHTTP2: h2 to the client by ALPN, x/net's " +
+			"http2.Server per connection, and ForceAttemptHTTP2 to the origin). The line of protocols under the " +
+			"table says what each side's connections negotiated with the client: a side shown with http/1.1 was measured on its " +
+			"HTTP/1.1 fallback through the same client, not on HTTP/2."
+	}
+	t.starters = []starter{
+		{"Lucid", func() (*side, error) {
+			if r.ca == nil {
+				return nil, r.caErr
+			}
+			return r.env.startLucidEdge(r.ca, edgeSetup{origin: r.h2OriginAddr, names: 1, tunnel: []string{tunnelledName}})
+		}},
+		{"goproxy", func() (*side, error) {
+			return r.env.startGoproxyFor(r.h2OriginAddr, workload == "h2", []string{tunnelledName})
+		}},
+	}
+	t.Rows = []*Row{newRow("inspected", r.multiplexOptions(workload, false), true)}
+	tun := newRow("tunnelled", r.multiplexOptions(workload, true), true)
+	tun.tunnelled = true
+	t.Rows = append(t.Rows, tun)
+	if workload == "h2" {
+		t.Goals = []Goal{{Text: "inspected HTTP/2 requests per core ≥3× goproxy", Row: "inspected",
+			Side: "goproxy", Metric: metricPerCPU, Target: 3}}
+	}
+	return t
+}

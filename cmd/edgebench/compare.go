@@ -25,8 +25,9 @@ const compareUsage = `usage: edgebench compare [flags]
 
 Runs Lucid side by side with its peers on loopback and writes BENCHMARKS.md
 and the charts: handshakes (edge terminate, Go crypto/tls, nginx), inspection
-(edge, squid ssl-bump, goproxy MITM), memory per idle inspected connection,
-two loops against one. Needs bin/edge and bin/ca (make build) and the Go
+(edge, squid ssl-bump, goproxy MITM), inspected HTTP/2 streams and pipelined
+HTTP/1.1 requests against the same traffic tunnelled (edge, goproxy MITM),
+memory per idle inspected connection, two loops against one. Needs bin/edge and bin/ca (make build) and the Go
 peers in the same folder (make bench builds them); nginx and squid-openssl
 are used when installed (make bench-peers), skipped with a line otherwise.
 Run it as root: squid reaches the origin on port 443.

@@ -70,3 +70,41 @@ func (h hostOverrides) dialContext(d *net.Dialer) func(ctx context.Context, netw
 		return d.DialContext(ctx, network, addr)
 	}
 }
+
+// nameSet is a list of names, each exact or "*.suffix" (any name under
+// suffix), as -tunnel gives them.
+type nameSet struct {
+	exact    map[string]bool
+	suffixes []string // each keeps its leading dot
+}
+
+// parseNames reads "NAME,*.suffix,...".
+func parseNames(s string) (nameSet, error) {
+	n := nameSet{exact: map[string]bool{}}
+	for _, item := range strings.Split(s, ",") {
+		item = strings.ToLower(strings.TrimSpace(item))
+		switch {
+		case item == "":
+		case strings.ContainsAny(item, ":=/ "):
+			return n, fmt.Errorf("%q is not a name or *.suffix", item)
+		case strings.HasPrefix(item, "*."):
+			n.suffixes = append(n.suffixes, item[1:])
+		default:
+			n.exact[item] = true
+		}
+	}
+	return n, nil
+}
+
+func (n nameSet) match(host string) bool {
+	host = strings.ToLower(host)
+	if n.exact[host] {
+		return true
+	}
+	for _, s := range n.suffixes {
+		if strings.HasSuffix(host, s) {
+			return true
+		}
+	}
+	return false
+}

@@ -14,7 +14,17 @@
 //   - the origin's certificate is verified against -roots (no
 //     InsecureSkipVerify), as Lucid and squid verify it;
 //   - -hosts overrides name resolution for the benchmark's origin names
-//     (o1.bench.test ... on loopback) through the transport's DialContext.
+//     (o1.bench.test ... on loopback) through the transport's DialContext;
+//   - -http2 turns on goproxy's HTTP/2 MITM (ProxyHttpServer.AllowHTTP2,
+//     new in goproxy v1.9): it offers h2 to the client by ALPN and serves
+//     each stream through x/net's http2.Server, and the transport to the
+//     origin attempts HTTP/2 too (ForceAttemptHTTP2, which a transport
+//     with its own DialContext and TLS config needs). goproxy picks h2
+//     for the client whatever the origin speaks; Lucid follows the
+//     origin's choice;
+//   - -tunnel lists names (NAME or *.suffix) whose CONNECTs are accepted
+//     and tunnelled without MITM, the bypass of the benchmarks' "tunnelled"
+//     rows, so the cost of inspection is measured against the same proxy.
 //
 // It prints "goproxymitm: proxy on ADDR" once it accepts connections, and
 // stops on SIGINT or SIGTERM.
@@ -48,6 +58,8 @@ func main() {
 	flag.StringVar(&cfg.hosts, "hosts", "", "resolution overrides, comma-separated NAME=HOST:PORT; NAME may be *.suffix")
 	flag.IntVar(&cfg.cacheSize, "cache", 10000, "leaves kept in the leaf cache (0 turns the cache off)")
 	flag.BoolVar(&cfg.verbose, "v", false, "log goproxy's warnings (every aborted connection)")
+	flag.BoolVar(&cfg.http2, "http2", false, "MITM HTTP/2 as HTTP/2 (goproxy's AllowHTTP2), and attempt HTTP/2 to the origin")
+	flag.StringVar(&cfg.tunnel, "tunnel", "", "comma-separated names (NAME or *.suffix) tunnelled without MITM")
 	flag.Parse()
 	if err := run(cfg); err != nil {
 		fmt.Fprintln(os.Stderr, "goproxymitm:", err)
@@ -56,9 +68,9 @@ func main() {
 }
 
 type config struct {
-	listen, caCert, caKey, roots, hosts string
-	cacheSize                           int
-	verbose                             bool
+	listen, caCert, caKey, roots, hosts, tunnel string
+	cacheSize                                   int
+	verbose, http2                              bool
 }
 
 func run(cfg config) error {
@@ -134,12 +146,26 @@ func newProxy(cfg config) (*goproxy.ProxyHttpServer, error) {
 		TLSHandshakeTimeout: 15 * time.Second,
 		MaxIdleConnsPerHost: 64,
 		IdleConnTimeout:     90 * time.Second,
+		ForceAttemptHTTP2:   cfg.http2,
 	}
+	proxy.AllowHTTP2 = cfg.http2
 	if cfg.cacheSize > 0 {
 		proxy.CertStore = newLeafCache(cfg.cacheSize)
 	}
+	tunnelled, err := parseNames(cfg.tunnel)
+	if err != nil {
+		return nil, fmt.Errorf("-tunnel: %w", err)
+	}
 	mitm := &goproxy.ConnectAction{Action: goproxy.ConnectMitm, TLSConfig: goproxy.TLSConfigFromCA(&ca)}
 	proxy.OnRequest().HandleConnectFunc(func(host string, _ *goproxy.ProxyCtx) (*goproxy.ConnectAction, string) {
+		name, _, err := net.SplitHostPort(host)
+		if err == nil && tunnelled.match(name) {
+			// The tunnel dials host itself, so the override applies here.
+			if to, ok := overrides.lookup(name); ok {
+				return goproxy.OkConnect, to
+			}
+			return goproxy.OkConnect, host
+		}
 		return mitm, host
 	})
 	return proxy, nil

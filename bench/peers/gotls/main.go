@@ -6,6 +6,9 @@
 //
 //	gotls -listen 127.0.0.1:9443 -cert cert.pem -key key.pem
 //
+// With -h2 it offers HTTP/2 by ALPN as well (h2, then http/1.1): the
+// origin of the HTTP/2 and pipelined benchmarks, which must speak both.
+//
 // It prints "gotls: serving on ADDR" once it accepts connections, and
 // stops on SIGINT or SIGTERM.
 package main
@@ -33,14 +36,15 @@ func main() {
 	listen := flag.String("listen", "127.0.0.1:9443", "TCP address to serve HTTPS on")
 	certFile := flag.String("cert", "", "PEM certificate chain (required)")
 	keyFile := flag.String("key", "", "PEM private key for -cert (required)")
+	h2 := flag.Bool("h2", false, "offer HTTP/2 by ALPN too (default: HTTP/1.1 only, like edge terminate)")
 	flag.Parse()
-	if err := run(*listen, *certFile, *keyFile); err != nil {
+	if err := run(*listen, *certFile, *keyFile, *h2); err != nil {
 		fmt.Fprintln(os.Stderr, "gotls:", err)
 		os.Exit(1)
 	}
 }
 
-func run(listen, certFile, keyFile string) error {
+func run(listen, certFile, keyFile string, h2 bool) error {
 	if certFile == "" || keyFile == "" {
 		return errors.New("-cert and -key are required")
 	}
@@ -64,6 +68,16 @@ func run(listen, certFile, keyFile string) error {
 			Certificates: []tls.Certificate{pair},
 			MinVersion:   tls.VersionTLS12,
 		},
+	}
+	if h2 {
+		// Serve on a listener of our own sees no ALPN unless the config
+		// offers it, and net/http serves h2 when TLSNextProto is left nil.
+		srv.TLSNextProto = nil
+		srv.TLSConfig.NextProtos = []string{"h2", "http/1.1"}
+		// Streams beyond net/http's default of 250 per connection are not
+		// what the benchmark measures; enough for any -streams it runs.
+		srv.HTTP2 = &http.HTTP2Config{MaxConcurrentStreams: 1000}
+		srv.Handler = http.HandlerFunc(helloWithProto)
 	}
 	fmt.Printf("gotls: serving on %s\n", ln.Addr())
 
@@ -89,6 +103,13 @@ func hello(w http.ResponseWriter, r *http.Request) {
 	h.Set("Content-Type", "text/plain")
 	h.Set("Content-Length", strconv.Itoa(len(body)))
 	_, _ = w.Write([]byte(body))
+}
+
+// helloWithProto is hello that also says which protocol the request came
+// in on, so that a test can tell whether a proxy spoke HTTP/2 to it.
+func helloWithProto(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("X-Origin-Proto", r.Proto)
+	hello(w, r)
 }
 
 type discard struct{}
