@@ -113,10 +113,7 @@ func (b *Bridge) requestTrailers(st *stream, blk *headerBlock) {
 	case blk.selfDep:
 		reason = "stream depends on itself"
 	default:
-		reason = checkTrailers(blk.fields)
-	}
-	if reason == "" && st.req.length >= 0 && st.req.received != st.req.length {
-		reason = "DATA disagrees with content-length"
+		reason = trailersProblem(blk.fields, &st.req)
 	}
 	if reason != "" {
 		b.streamError(b.client, st, http2.ErrCodeProtocol, "malformed request: "+reason)
@@ -294,10 +291,7 @@ func (b *Bridge) responseTrailers(st *stream, blk *headerBlock) {
 	case !blk.endStream:
 		reason = "trailers without END_STREAM"
 	default:
-		reason = checkTrailers(blk.fields)
-	}
-	if reason == "" && st.resp.length >= 0 && st.resp.received != st.resp.length {
-		reason = "DATA disagrees with content-length"
+		reason = trailersProblem(blk.fields, &st.resp)
 	}
 	if reason != "" {
 		b.streamError(b.origin, st, http2.ErrCodeProtocol, "malformed response: "+reason)
@@ -308,4 +302,16 @@ func (b *Bridge) responseTrailers(st *stream, blk *headerBlock) {
 	st.resp.hasTrailers = true
 	st.resp.endQueued = true
 	b.pump(st, b.client)
+}
+
+// trailersProblem is what is wrong with a message's trailers and the body
+// they end (RFC 9113 §8.1: DATA must add up to content-length), or "".
+func trailersProblem(fields []hpack.HeaderField, f *flow) string {
+	if reason := checkTrailers(fields); reason != "" {
+		return reason
+	}
+	if f.length >= 0 && f.received != f.length {
+		return "DATA disagrees with content-length"
+	}
+	return ""
 }
