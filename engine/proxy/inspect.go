@@ -35,6 +35,9 @@ type inspector struct {
 	refusal []byte
 	refused bool
 	opaque  bool
+	// inBody: a forwarded request's body is under way; a framing error
+	// there leaves the origin waiting on it, so the edge answers at once.
+	inBody bool
 }
 
 func newInspector(*conn) *inspector { return &inspector{scheme: "https", defaultPort: 443} }
@@ -51,6 +54,11 @@ func (in *inspector) fromClient(c *conn, s sides, data []byte) bool {
 		data = data[n:]
 		if err != nil {
 			status, reason := httphead.ErrorStatus(err)
+			if in.inBody {
+				c.log.entry(c, "", "", status, 0, 0, time.Now(), c.log.decision)
+				s.lastWord(c, httphead.ErrorResponse(status, reason))
+				return false
+			}
 			return in.refuse(c, s, status, "", "", reason, c.log.decision)
 		}
 		switch ev.Kind {
@@ -63,6 +71,9 @@ func (in *inspector) fromClient(c *conn, s sides, data []byte) bool {
 			if in.refused {
 				return true
 			}
+			in.inBody = true
+		case httphead.EventEnd:
+			in.inBody = false
 		case httphead.EventBody:
 			if n := len(c.log.pending); n > 0 {
 				c.log.pending[n-1].in += int64(len(ev.Bytes))
