@@ -89,6 +89,7 @@ func TestH1URLVariants(t *testing.T) {
 		{"bare LF", "GET /admin HTTP/1.1\nHost: echo.example\n\n", 400},
 		{"upgrade to the blocked path", "GET /admin/ws HTTP/1.1\r\nHost: echo.example\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n", 403},
 		{"CONNECT inside", "CONNECT echo.example:443 HTTP/1.1\r\nHost: echo.example:443\r\n\r\n", 405},
+		{"empty Host", "GET /admin HTTP/1.1\r\nHost:\r\n\r\n", 400},
 		{"two Hosts", "GET /admin HTTP/1.1\r\nHost: other.example\r\nHost: echo.example\r\n\r\n", 400},
 	}
 	for _, tc := range cases {

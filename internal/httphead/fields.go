@@ -50,6 +50,9 @@ func (f *fieldLines) next() (name, value []byte, ok bool, err error) {
 		}
 	}
 	value = bytes.Trim(line[colon+1:], " \t")
+	if value == nil {
+		value = line[colon+1 : colon+1] // empty, but present: Host is told from no Host
+	}
 	for _, c := range value {
 		if !isFieldByte(c) {
 			return nil, nil, false, errFieldValue
