@@ -1,149 +1,246 @@
 package proxy
 
 import (
+	"bytes"
 	"errors"
+	"strconv"
 	"time"
 
 	"github.com/lucid-edge/lucid/internal/httphead"
 	"github.com/lucid-edge/lucid/internal/policy"
 )
 
-// inspector reads the HTTP/1.1 of one relayed connection: each request
-// head from the client is checked against the org's URL rules and queued
-// for the access log until its response is framed. Bodies are skipped by
-// Content-Length. A chunked request body, a protocol switch (WebSocket) or
-// a head it cannot parse makes the rest of the connection opaque: relayed
-// intact, no longer parsed.
+// inspector frames the HTTP/1.1 of one relayed connection (RFC 9112) in
+// full: every request head is judged before any byte of it goes to the
+// origin, bodies are forwarded as framed, and every response is framed
+// against the requests sent and logged with its request. What cannot be
+// framed unambiguously, or is blocked, is answered by the edge (400, 403,
+// 405, 431, 505) once the responses to what was already forwarded are
+// through, and nothing of it, nor after it, reaches the origin. The
+// connection turns opaque only on the origin's 101 to an Upgrade request
+// (or a body that runs to the connection's end).
 type inspector struct {
-	c        *conn
-	buf      []byte // a request head that arrived in pieces
-	bodyLeft int64
-	opaque   bool
-	resp     *httphead.ResponseReader
+	req  httphead.RequestFramer
+	resp httphead.ResponseFramer
+	// scheme and port are what a request's target means: "https" and 443
+	// inside a TLS tunnel, "http" and 80 for plain requests (plainhttp.go).
+	scheme      string
+	defaultPort int
+	// rewrite turns an admitted head into the bytes for the origin; nil
+	// forwards it as sent.
+	rewrite func(h *httphead.Head, head []byte) ([]byte, bool)
+	// refusal is the edge's last word, held until the responses to the
+	// requests forwarded before it are through; once set, nothing more
+	// of the client's goes anywhere.
+	refusal []byte
+	refused bool
+	opaque  bool
+	// inBody: a forwarded request's body is under way; a framing error
+	// there leaves the origin waiting on it, so the edge answers at once.
+	inBody bool
 }
 
-func newInspector(c *conn) *inspector {
-	in := &inspector{c: c}
-	l := &c.log
-	in.resp = &httphead.ResponseReader{
-		IsHead: func() bool { return len(l.pending) > 0 && l.pending[0].head },
-		Done:   func(status int, size int64) { l.responded(c, status, size) },
-	}
-	return in
-}
+func newInspector(*conn) *inspector { return &inspector{scheme: "https", defaultPort: 443} }
 
 func (in *inspector) fromClient(c *conn, s sides, data []byte) bool {
-	if !in.requests(c, s, data) {
-		return false // blocked, answered and ended
+	switch {
+	case in.refused:
+		return true // dropped: the client's next words come after a refusal
+	case in.opaque:
+		return s.toOrigin(c, data)
 	}
-	return s.toOrigin(c, data)
-}
-
-func (in *inspector) fromOrigin(c *conn, s sides, b []byte) bool {
-	in.responses(b)
-	return s.toClient(c, b)
-}
-
-// requests takes decrypted client bytes. It reports false when a request
-// was blocked: answered with a 403 through s, and the connection ended, so
-// nothing of it reaches the origin.
-func (in *inspector) requests(c *conn, s sides, data []byte) bool {
-	for len(data) > 0 && !in.opaque {
-		if in.bodyLeft > 0 {
-			n := min(int64(len(data)), in.bodyLeft)
-			in.bodyLeft -= n
-			data = data[n:]
-			continue
-		}
-		src := data
-		if len(in.buf) > 0 {
-			src = append(in.buf, data...)
-		}
-		head, n, err := httphead.Parse(src)
-		if errors.Is(err, httphead.ErrIncomplete) {
-			in.buf = append(in.buf[:0:0], src...)
-			return true
-		}
+	for {
+		ev, n, err := in.req.Next(data)
+		data = data[n:]
 		if err != nil {
-			in.setOpaque() // not HTTP/1.x as we know it; relay, don't judge
-			in.buf = nil
+			status, reason := httphead.ErrorStatus(err)
+			if in.inBody {
+				c.log.entry(c, "", "", status, 0, 0, time.Now(), c.log.decision)
+				s.lastWord(c, httphead.ErrorResponse(status, reason))
+				return false
+			}
+			return in.refuse(c, s, status, "", "", reason, c.log.decision)
+		}
+		switch ev.Kind {
+		case httphead.EventNeedMore:
 			return true
-		}
-		used := n
-		if len(in.buf) > 0 {
-			used = n - len(in.buf)
-			in.buf = nil
-		}
-		host := hostOr(string(head.Host), c.log.host)
-		url := "https://" + host + string(head.Target)
-		preq, _ := policy.ParseRequest(string(head.Method), "https", host, string(head.Target), 443)
-		if d := c.h.cfg.Judge(c.log.org, &preq); d.Action == policy.Block {
-			in.block(s, string(head.Method), url, d.Rule)
-			return false
-		}
-		req := pendingRequest{method: string(head.Method), url: url, start: time.Now(), in: int64(n)}
-		req.head = req.method == "HEAD"
-		if head.ContentLength > 0 {
-			req.in += head.ContentLength
-		}
-		c.log.pending = append(c.log.pending, req)
-		data = data[used:]
-		switch {
-		case head.Chunked:
-			in.setOpaque()
-		case head.ContentLength > 0:
-			in.bodyLeft = head.ContentLength
-		}
-		if containsFold(src[:n], "\r\nupgrade:") {
-			in.setOpaque() // the answer decides; the bytes after it are not HTTP
+		case httphead.EventHead:
+			if !in.admit(c, s, &ev.Head, ev.Bytes) {
+				return false
+			}
+			if in.refused {
+				return true
+			}
+			in.inBody = true
+		case httphead.EventEnd:
+			in.inBody = false
+		case httphead.EventBody:
+			if n := len(c.log.pending); n > 0 {
+				c.log.pending[n-1].in += int64(len(ev.Bytes))
+			}
+			if !s.toOrigin(c, ev.Bytes) {
+				return false
+			}
 		}
 	}
+}
+
+// admit judges one request head and forwards it, or refuses it; false
+// when the connection ended.
+func (in *inspector) admit(c *conn, s sides, h *httphead.Head, head []byte) bool {
+	method := string(h.Method)
+	if method == "CONNECT" {
+		// A tunnel inside the inspected stream would be one no one judges.
+		return in.refuse(c, s, 405, method, string(h.Target), "CONNECT inside an inspected connection", c.log.decision)
+	}
+	req, url, err := in.request(c, h)
+	if err != nil {
+		return in.refuse(c, s, 400, method, url, err.Error(), c.log.decision)
+	}
+	d := c.h.cfg.Judge(c.log.org, &req)
+	if d.Action == policy.Block {
+		pathsBlocked.Inc()
+		return in.refuse(c, s, 403, method, url, "Blocked by your organisation's policy ("+d.Rule+").", d)
+	}
+	out := head
+	if in.rewrite != nil {
+		var ok bool
+		if out, ok = in.rewrite(h, head); !ok {
+			return in.refuse(c, s, 400, method, url, "a plain http:// connection carries one request", c.log.decision)
+		}
+	}
+	c.log.pending = append(c.log.pending, pendingRequest{method: method, url: url, start: time.Now(), in: int64(len(head)), head: method == "HEAD"})
+	in.resp.Sent(httphead.SentRequest{Head: method == "HEAD", Upgrade: h.Upgrade})
+	return s.toOrigin(c, out)
+}
+
+// errHostMismatch: an absolute-form target and a Host field that name
+// different hosts leave it to the origin which one it serves.
+var errHostMismatch = errors.New("the Host field disagrees with the request target")
+
+// request builds the policy request for a head, and the URL the log
+// gives it (the raw target kept). The authority is the absolute-form
+// target's when there is one (and the Host field must agree), else the
+// Host field, else (HTTP/1.0 without Host) the connection's destination.
+func (in *inspector) request(c *conn, h *httphead.Head) (policy.Request, string, error) {
+	target := h.Target
+	var authority, originForm []byte
+	absolute := len(target) > 0 && target[0] != '/' && string(target) != "*"
+	switch {
+	case absolute:
+		scheme, a, rest, err := httphead.SplitAbsolute(target)
+		if err != nil {
+			return policy.Request{}, string(target), err
+		}
+		if !bytes.EqualFold(scheme, []byte(in.scheme)) {
+			return policy.Request{}, string(target), errors.New("the request target's scheme is not " + in.scheme)
+		}
+		authority, originForm = a, rest
+		if h.Host != nil && !sameAuthority(h.Host, a, in.defaultPort) {
+			return policy.Request{}, string(target), errHostMismatch
+		}
+	case h.Host != nil:
+		authority, originForm = h.Host, target
+	default:
+		authority, originForm = []byte(c.log.target()), target
+	}
+	host, port, err := httphead.ParseAuthority(authority, in.defaultPort)
+	if err != nil {
+		return policy.Request{}, in.scheme + "://" + c.log.target() + string(target), err
+	}
+	url := string(target)
+	if !absolute {
+		url = in.scheme + "://" + hostPort(host, port, in.defaultPort) + url
+	}
+	req, err := policy.ParseRequest(string(h.Method), in.scheme, string(authority), string(originForm), in.defaultPort)
+	if err != nil {
+		return req, url, err
+	}
+	req.RawTarget = string(target)
+	return req, url, nil
+}
+
+// sameAuthority reports whether two authorities name the same host and
+// port.
+func sameAuthority(a, b []byte, def int) bool {
+	ha, pa, errA := httphead.ParseAuthority(a, def)
+	hb, pb, errB := httphead.ParseAuthority(b, def)
+	return errA == nil && errB == nil && pa == pb && bytes.EqualFold(ha, hb)
+}
+
+// hostPort writes a host and port for a URL, the port left off when it
+// is the scheme's.
+func hostPort(host []byte, port, def int) string {
+	h := string(host)
+	if bytes.IndexByte(host, ':') >= 0 {
+		h = "[" + h + "]"
+	}
+	if port != def {
+		h += ":" + strconv.Itoa(port)
+	}
+	return h
+}
+
+// refuse answers a request the edge will not forward, logs it, and ends
+// the connection: at once when no response is outstanding, else once the
+// responses to the requests forwarded before it are through. It reports
+// whether the connection is still open.
+func (in *inspector) refuse(c *conn, s sides, status int, method, url, reason string, d policy.Decision) bool {
+	page := httphead.ErrorResponse(status, reason)
+	c.log.entry(c, method, url, status, 0, int64(len(page)), time.Now(), d)
+	c.h.cfg.Logger.Info("request refused", "client", c.Gnet.RemoteAddr().String(), "host", c.log.host, "status", status, "reason", reason)
+	in.refused = true
+	if in.resp.Outstanding() == 0 {
+		s.lastWord(c, page)
+		return false
+	}
+	in.refusal = page
 	return true
 }
 
-// block answers a request a URL rule blocks with a 403 page, and ends the
-// connection.
-func (in *inspector) block(s sides, method, url, rule string) {
-	c := in.c
-	resp := httphead.ErrorResponse(403, "Blocked by your organisation's policy ("+rule+").")
-	c.log.entry(c, method, url, 403, 0, int64(len(resp)), time.Now(), policy.Decision{Action: policy.Block, Rule: rule})
-	pathsBlocked.Inc()
-	s.lastWord(c, resp)
-}
-
-// responses frames the origin's HTTP/1.1 responses so each queued request
-// is logged with its status and size.
-func (in *inspector) responses(b []byte) {
+func (in *inspector) fromOrigin(c *conn, s sides, b []byte) bool {
 	if in.opaque {
-		return
+		return s.toClient(c, b)
 	}
-	in.resp.Feed(b)
-	if in.resp.Opaque() {
-		in.setOpaque()
-	}
-}
-
-func (in *inspector) setOpaque() {
-	in.opaque = true
-	in.c.log.opaque = true
-}
-
-func containsFold(b []byte, s string) bool {
-	for i := 0; i+len(s) <= len(b); i++ {
-		match := true
-		for j := 0; j < len(s); j++ {
-			c := b[i+j]
-			if 'A' <= c && c <= 'Z' {
-				c += 'a' - 'A'
-			}
-			if c != s[j] {
-				match = false
-				break
-			}
+	for {
+		ev, n, err := in.resp.Next(b)
+		b = b[n:]
+		if err != nil {
+			return in.desync(c, s, err)
 		}
-		if match {
+		switch ev.Kind {
+		case httphead.EventNeedMore:
 			return true
+		case httphead.EventHead, httphead.EventBody:
+			if !s.toClient(c, ev.Bytes) {
+				return false
+			}
+		case httphead.EventEnd:
+			c.log.responded(c, ev.Status, ev.Size)
+			if in.refusal != nil && in.resp.Outstanding() == 0 {
+				s.lastWord(c, in.refusal)
+				return false
+			}
+		case httphead.EventSwitch:
+			// What follows is another protocol, or a body to the end: a
+			// refusal held for later can no longer be said in HTTP, and
+			// the client's input stays dropped.
+			c.log.responded(c, ev.Status, ev.Size)
+			in.opaque = true
+			c.log.opaque = true
+			in.refusal = nil
 		}
 	}
+}
+
+// desync ends a connection whose origin answered out of step with the
+// requests: nothing after that point can be paired with a request, so
+// the connection ends, the request it answered logged as 502.
+func (in *inspector) desync(c *conn, s sides, err error) bool {
+	c.h.cfg.Logger.Info("response desync", "client", c.Gnet.RemoteAddr().String(), "host", c.log.host, "err", err.Error())
+	if len(c.log.pending) > 0 {
+		c.log.responded(c, 502, 0)
+	}
+	s.lastWord(c, nil)
 	return false
 }

@@ -3,15 +3,15 @@ package proxy
 import (
 	"bytes"
 	"strconv"
-	"time"
 
 	"github.com/lucid-edge/lucid/internal/httphead"
 )
 
 // Plain http:// requests through the proxy (absolute-form, RFC 9112
 // §3.2.2) are relayed without TLS: the head is rewritten to origin-form for
-// the origin, the proxy's own headers are dropped, and the connection
-// carries this one request (Connection: close), then closes.
+// the origin, the proxy's own headers and the client's Host are dropped
+// (the target names the host, §3.2.2), and the connection carries this one
+// request (Connection: close), then closes.
 
 // hopHeaders are the fields that belong to the client-proxy hop (RFC 9110
 // §7.6.1) and never go to the origin.
@@ -29,27 +29,25 @@ func originRequest(head []byte, r *httphead.ProxyRequest) []byte {
 	out = r.AppendTarget(out)
 	out = append(out, " HTTP/1.1\r\n"...)
 	lines := head[bytes.Index(head, []byte("\r\n"))+2 : len(head)-2]
-	sawHost := false
+	out = append(out, "Host: "...)
+	if bytes.IndexByte(r.Host, ':') >= 0 {
+		out = append(append(append(out, '['), r.Host...), ']')
+	} else {
+		out = append(out, r.Host...)
+	}
+	if r.Port != 80 {
+		out = append(out, ':')
+		out = strconv.AppendInt(out, int64(r.Port), 10)
+	}
+	out = append(out, "\r\n"...)
 	for len(lines) > 0 {
 		i := bytes.Index(lines, []byte("\r\n"))
 		line := lines[:i+2]
 		lines = lines[i+2:]
-		if isHopHeader(line) {
+		if isHopHeader(line) || len(line) >= 5 && bytes.EqualFold(line[:5], []byte("host:")) {
 			continue
 		}
-		if len(line) >= 5 && bytes.EqualFold(line[:5], []byte("host:")) {
-			sawHost = true
-		}
 		out = append(out, line...)
-	}
-	if !sawHost {
-		out = append(out, "Host: "...)
-		out = append(out, r.Host...)
-		if r.Port != 80 {
-			out = append(out, ':')
-			out = strconv.AppendInt(out, int64(r.Port), 10)
-		}
-		out = append(out, "\r\n"...)
 	}
 	return append(out, "Connection: close\r\n\r\n"...)
 }
@@ -63,19 +61,35 @@ func isHopHeader(line []byte) bool {
 	return false
 }
 
-// startPlain relays one plain http:// request: the rewritten head goes
-// first, then whatever the client sends (its body).
-func startPlain(c *conn, head []byte, r *httphead.ProxyRequest) *tunnelling {
-	l := &c.log
-	l.plain = true
-	url := "http://" + l.host
-	if l.port != 80 {
-		url += ":" + strconv.Itoa(l.port)
+// startPlain takes a plain http:// request, already parsed from the
+// client's first bytes (head, r): it is judged by the org's host and URL
+// rules before anything is dialled, then relayed to the origin rewritten
+// to origin-form, its body framed after it. The connection carries that
+// one request: a pipelined one after it is refused (400), never
+// forwarded. It returns the phase the connection goes on in: a
+// tunnelling, or, when the request was refused, the closing it is in.
+func startPlain(c *conn, head []byte, r *httphead.ProxyRequest) phase {
+	c.log.plain = true
+	p := &plainRequests{}
+	t := &tunnelling{http: &inspector{scheme: "http", defaultPort: 80, rewrite: p.rewrite}}
+	if !t.http.fromClient(c, t, head) || t.http.refused {
+		return c.phase // answered and ended
 	}
-	url += string(r.AppendTarget(nil))
-	method := string(r.Method)
-	l.pending = append(l.pending, pendingRequest{method: method, url: url, start: time.Now(), in: int64(len(head)), head: method == "HEAD"})
-	t := startTunnel(c, originRequest(head, r))
-	t.http = newInspector(c)
+	t.dial(c)
 	return t
+}
+
+// plainRequests rewrites the one request a plain connection carries.
+type plainRequests struct{ sent bool }
+
+func (p *plainRequests) rewrite(_ *httphead.Head, head []byte) ([]byte, bool) {
+	if p.sent {
+		return nil, false
+	}
+	r, _, err := httphead.ParseProxyRequest(head)
+	if err != nil || r.Connect {
+		return nil, false
+	}
+	p.sent = true
+	return originRequest(head, &r), true
 }

@@ -17,20 +17,25 @@ import (
 type tunnelling struct {
 	link *link      // nil until the destination is connected
 	held []byte     // client bytes for the destination, sent once it is
-	http *inspector // plain HTTP: the responses, for the log
+	http *inspector // plain HTTP: every request judged and framed, its responses framed
 }
 
 // startTunnel dials the destination off the loop; held goes first once it
 // is connected.
 func startTunnel(c *conn, held []byte) *tunnelling {
 	t := &tunnelling{held: held}
+	t.dial(c)
+	return t
+}
+
+// dial connects to the destination off the loop.
+func (t *tunnelling) dial(c *conn) {
 	host, port := c.log.host, c.log.port
 	go func() {
 		// The dialer bounds the connect itself.
 		conn, err := c.h.origins.Dial(context.Background(), host, port)
 		c.post(t, tunnelDialled{t, conn, err})
 	}()
-	return t
 }
 
 // openTunnel tunnels to conn, already connected.
@@ -73,6 +78,10 @@ func (e tunnelDialled) drop() {
 
 func (t *tunnelling) input(c *conn) {
 	in := c.peek()
+	if t.http != nil {
+		t.plainInput(c, in)
+		return
+	}
 	if t.link == nil {
 		if len(t.held)+len(in) > maxHeld {
 			c.consume(in, len(in))
@@ -112,9 +121,29 @@ func (t *tunnelling) fromOrigin(c *conn, b []byte, err error) {
 	t.link.grantIfRoom(c)
 }
 
+// plainInput passes a plain connection's bytes through its inspector,
+// which forwards only what it framed and judged.
+func (t *tunnelling) plainInput(c *conn, in []byte) {
+	if t.link != nil && t.link.holdBack(c, len(in), nil) {
+		return
+	}
+	c.log.bytesIn += int64(len(in))
+	t.http.fromClient(c, t, in)
+	engine.Discard(c.Gnet, len(in))
+}
+
 // A plain http:// request's sides for its inspector: the client's are
-// the connection's own bytes, not TLS.
+// the connection's own bytes, not TLS. Until the origin is connected,
+// what goes to it waits, within maxHeld.
 func (t *tunnelling) toOrigin(c *conn, b []byte) bool {
+	if t.link == nil {
+		if len(t.held)+len(b) > maxHeld {
+			c.fail("client sent too much before the origin was reached", nil)
+			return false
+		}
+		t.held = append(t.held, b...)
+		return true
+	}
 	if !t.link.send(b) {
 		c.fail("the origin's write queue is full", nil)
 		return false

@@ -47,7 +47,6 @@ var (
 var (
 	methodConnect = []byte("CONNECT")
 	schemeHTTP    = []byte("http://")
-	slash         = []byte("/")
 )
 
 // ParseProxyRequest parses the request head at the start of b as a request
@@ -92,21 +91,12 @@ func (r *ProxyRequest) parseAuthority(t []byte) error {
 
 // parseAbsolute reads "http://" authority path-abempty ["?" query].
 func (r *ProxyRequest) parseAbsolute(t []byte) error {
-	if len(t) < len(schemeHTTP) || !bytes.EqualFold(t[:len(schemeHTTP)], schemeHTTP) {
+	scheme, authority, rest, err := SplitAbsolute(t)
+	if err != nil {
+		return err
+	}
+	if !bytes.EqualFold(scheme, schemeHTTP[:4]) {
 		return errScheme
-	}
-	t = t[len(schemeHTTP):]
-	if bytes.IndexByte(t, '#') >= 0 {
-		return errFragment
-	}
-	end := bytes.IndexAny(t, "/?")
-	if end < 0 {
-		end = len(t)
-	}
-	authority, rest := t[:end], t[end:]
-	if bytes.IndexByte(authority, '@') >= 0 {
-		// RFC 9110 §4.2.4: treat userinfo in an http URI as an error.
-		return errUserinfo
 	}
 	host, port, ok := splitHostPort(authority)
 	if !ok {
@@ -115,15 +105,55 @@ func (r *ProxyRequest) parseAbsolute(t []byte) error {
 	if err := r.setHostPort(host, port, 80); err != nil {
 		return err
 	}
-	path := rest
+	r.Path = rest
 	if q := bytes.IndexByte(rest, '?'); q >= 0 {
-		path, r.Query = rest[:q], rest[q+1:]
+		r.Path, r.Query = rest[:q], rest[q+1:]
 	}
-	if len(path) == 0 {
-		path = slash
-	}
-	r.Path = path
 	return nil
+}
+
+// SplitAbsolute splits an absolute-form target (RFC 9112 §3.2.2),
+// scheme "://" authority [path] ["?" query], into its scheme, its
+// authority and the origin-form target it stands for ("/" when the path
+// is empty). It refuses userinfo (RFC 9110 §4.2.4) and fragments.
+func SplitAbsolute(t []byte) (scheme, authority, originForm []byte, err error) {
+	sep := bytes.Index(t, []byte("://"))
+	if sep <= 0 {
+		return nil, nil, nil, errScheme
+	}
+	scheme, t = t[:sep], t[sep+3:]
+	if bytes.IndexByte(t, '#') >= 0 {
+		return nil, nil, nil, errFragment
+	}
+	end := bytes.IndexAny(t, "/?")
+	if end < 0 {
+		end = len(t)
+	}
+	authority, originForm = t[:end], t[end:]
+	if bytes.IndexByte(authority, '@') >= 0 {
+		return nil, nil, nil, errUserinfo
+	}
+	if len(originForm) == 0 || originForm[0] == '?' {
+		// "http://h?q" is "/?q" at the origin.
+		originForm = append(append(make([]byte, 0, len(originForm)+1), '/'), originForm...)
+	}
+	return scheme, authority, originForm, nil
+}
+
+// ParseAuthority reads host [":" port] from a Host field or a target's
+// authority, with the checks ParseProxyRequest makes on its targets; an
+// absent or empty port is def. host is returned as validHost leaves it
+// (no brackets, no trailing dot).
+func ParseAuthority(a []byte, def int) (host []byte, port int, err error) {
+	h, p, ok := splitHostPort(a)
+	if !ok {
+		return nil, 0, errBadHost
+	}
+	var r ProxyRequest
+	if err := r.setHostPort(h, p, def); err != nil {
+		return nil, 0, err
+	}
+	return r.Host, r.Port, nil
 }
 
 // AppendTarget appends the origin-form target (path and query) that a

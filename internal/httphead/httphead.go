@@ -1,7 +1,9 @@
-// Package httphead parses the head of an HTTP/1.x request (RFC 9112 §2-§6):
-// the request line and the few header fields a proxy or a test responder
-// must act on. It reads bytes straight from the network, allocates nothing
-// and never reads past the blank line that ends the head.
+// Package httphead parses and frames HTTP/1.x (RFC 9112) as an inspecting
+// proxy must: strictly, so that no message can be read two ways. Parse
+// reads a request head; RequestFramer and ResponseFramer follow a whole
+// stream of requests or responses, bodies included, fed in arbitrary
+// pieces. Nothing here touches a socket, and bad input gets a precise
+// *Error, never an unbounded buffer.
 package httphead
 
 import (
@@ -12,32 +14,56 @@ import (
 // MaxHead bounds a request head; a longer one is refused with 431.
 const MaxHead = 16 << 10
 
+// MaxFields bounds the header fields of a head (and of a chunked body's
+// trailers).
+const MaxFields = 100
+
 // Head is a parsed request head. Its byte slices alias the input.
 type Head struct {
 	Method, Target []byte
 	// Minor is the minor HTTP version: 0 for HTTP/1.0, 1 for HTTP/1.1.
 	Minor int
-	Host  []byte
+	// Host is the Host field's value; nil when absent (HTTP/1.0 only).
+	Host []byte
 	// Close is true when the client asked for the connection to end after
 	// this response (Connection: close, or HTTP/1.0 without keep-alive).
 	Close bool
 	// ContentLength is the body length, -1 when absent.
 	ContentLength int64
-	Chunked       bool
+	// Chunked is true when the body is chunked (Transfer-Encoding ending
+	// in chunked).
+	Chunked bool
+	// Upgrade is true when an HTTP/1.1 request asks to switch protocols
+	// (an Upgrade field, RFC 9110 §7.8); only then may a 101 answer it.
+	Upgrade bool
+	// Expect100 is true for Expect: 100-continue: the client may hold its
+	// body back until an interim 100 (RFC 9110 §10.1.1).
+	Expect100 bool
 	// ProxyAuthorization is the Proxy-Authorization value, nil when absent.
 	ProxyAuthorization []byte
 }
 
 // Errors carry the status a server should answer with.
 var (
-	ErrIncomplete  = errors.New("httphead: incomplete head")
-	ErrTooLarge    = &Error{Status: 431, Reason: "request head larger than 16 KiB"}
-	errBadLine     = &Error{Status: 400, Reason: "malformed request line"}
-	errBadVersion  = &Error{Status: 505, Reason: "HTTP version not supported"}
-	errBadHeader   = &Error{Status: 400, Reason: "malformed header field"}
-	errBadLength   = &Error{Status: 400, Reason: "invalid Content-Length"}
-	errBothLengths = &Error{Status: 400, Reason: "both Content-Length and Transfer-Encoding"}
-	errTwoAuths    = &Error{Status: 400, Reason: "more than one Proxy-Authorization field"}
+	ErrIncomplete     = errors.New("httphead: incomplete head")
+	ErrTooLarge       = &Error{Status: 431, Reason: "request head larger than 16 KiB"}
+	errTooManyFields  = &Error{Status: 431, Reason: "more than 100 header fields"}
+	errBadLine        = &Error{Status: 400, Reason: "malformed request line"}
+	errBadVersion     = &Error{Status: 505, Reason: "HTTP version not supported"}
+	errBareLF         = &Error{Status: 400, Reason: "line ended by a bare LF (RFC 9112 §2.2)"}
+	errObsFold        = &Error{Status: 400, Reason: "obsolete line folding (RFC 9112 §5.2)"}
+	errBadHeader      = &Error{Status: 400, Reason: "malformed header field"}
+	errFieldName      = &Error{Status: 400, Reason: "forbidden byte in a header field name"}
+	errFieldValue     = &Error{Status: 400, Reason: "forbidden byte in a header field value"}
+	errSpaceColon     = &Error{Status: 400, Reason: "whitespace before a header field's colon (RFC 9112 §5.1)"}
+	errBadLength      = &Error{Status: 400, Reason: "invalid Content-Length"}
+	errBothLengths    = &Error{Status: 400, Reason: "both Content-Length and Transfer-Encoding"}
+	errBadCoding      = &Error{Status: 400, Reason: "Transfer-Encoding does not end in chunked, once (RFC 9112 §6.1)"}
+	errCoding10       = &Error{Status: 400, Reason: "Transfer-Encoding in an HTTP/1.0 request"}
+	errNoHost         = &Error{Status: 400, Reason: "HTTP/1.1 request without Host (RFC 9112 §3.2)"}
+	errTwoHosts       = &Error{Status: 400, Reason: "more than one Host field"}
+	errTwoAuths       = &Error{Status: 400, Reason: "more than one Proxy-Authorization field"}
+	errLeadingNewline = &Error{Status: 400, Reason: "empty line before the request line"}
 )
 
 // Error is a request the server must refuse, with the status to answer.
@@ -50,71 +76,124 @@ func (e *Error) Error() string { return "httphead: " + e.Reason }
 
 // Parse parses the head at the start of b. It returns the number of bytes
 // the head occupies, or ErrIncomplete when b holds no complete head yet
-// (ErrTooLarge once b passes MaxHead without one).
+// (ErrTooLarge once b passes MaxHead without one). A line ended by a bare
+// LF is refused as soon as it is seen.
 func Parse(b []byte) (Head, int, error) {
 	h := Head{ContentLength: -1}
-	end := bytes.Index(b, []byte("\r\n\r\n"))
-	if end < 0 {
-		if len(b) >= MaxHead {
-			return h, 0, ErrTooLarge
-		}
+	end, _, err := scanHead(b[:min(len(b), MaxHead)], 0)
+	switch {
+	case err != nil:
+		return h, 0, err
+	case end == 0 && len(b) >= MaxHead:
+		return h, 0, ErrTooLarge
+	case end == 0:
 		return h, 0, ErrIncomplete
 	}
-	if end+4 > MaxHead {
-		return h, 0, ErrTooLarge
+	if err := h.parse(b[:end]); err != nil {
+		return Head{ContentLength: -1}, 0, err
 	}
-	head := b[:end+2]
-	nl := bytes.Index(head, []byte("\r\n"))
-	if err := h.parseRequestLine(head[:nl]); err != nil {
-		return h, 0, err
-	}
-	keepAlive := false
-	for rest := head[nl+2:]; len(rest) > 0; {
-		i := bytes.Index(rest, []byte("\r\n"))
-		line := rest[:i]
-		rest = rest[i+2:]
-		colon := bytes.IndexByte(line, ':')
-		if colon <= 0 || bytes.ContainsAny(line[:colon], " \t") {
-			// RFC 9112 §5.1: no whitespace between a field name and colon.
-			return h, 0, errBadHeader
+	return h, end, nil
+}
+
+// scanHead looks for the empty line that ends a head, from the line that
+// starts at from. It returns the head's length, or 0 and the start of the
+// unfinished line to resume from.
+func scanHead(b []byte, from int) (end, resume int, err error) {
+	for line := from; ; {
+		i := bytes.IndexByte(b[line:], '\n')
+		if i < 0 {
+			return 0, line, nil
 		}
-		name, value := line[:colon], bytes.Trim(line[colon+1:], " \t")
+		lf := line + i
+		if lf == 0 || b[lf-1] != '\r' {
+			return 0, 0, errBareLF
+		}
+		if lf-line == 1 {
+			return lf + 1, 0, nil
+		}
+		line = lf + 1
+	}
+}
+
+// parse reads a whole head, from the request line to the empty line.
+func (h *Head) parse(head []byte) error {
+	nl := bytes.IndexByte(head, '\n')
+	if nl == 1 {
+		return errLeadingNewline
+	}
+	if err := h.parseRequestLine(head[:nl-1]); err != nil {
+		return err
+	}
+	var (
+		keepAlive, upgrade, hostSeen, lengthSeen bool
+		coding                                   codingList
+	)
+	fl := fieldLines{rest: head[nl+1 : len(head)-2]}
+	for {
+		name, value, ok, err := fl.next()
+		if err != nil {
+			return err
+		}
+		if !ok {
+			break
+		}
 		switch {
 		case bytes.EqualFold(name, []byte("Host")):
-			h.Host = value
+			if hostSeen {
+				return errTwoHosts
+			}
+			hostSeen, h.Host = true, value
 		case bytes.EqualFold(name, []byte("Connection")):
-			if hasToken(value, "close") {
-				h.Close = true
-			}
-			if hasToken(value, "keep-alive") {
-				keepAlive = true
-			}
+			h.Close = h.Close || hasToken(value, "close")
+			keepAlive = keepAlive || hasToken(value, "keep-alive")
 		case bytes.EqualFold(name, []byte("Content-Length")):
 			n, ok := parseLength(value)
-			if !ok || (h.ContentLength >= 0 && h.ContentLength != n) {
-				return h, 0, errBadLength
+			if !ok || (lengthSeen && h.ContentLength != n) {
+				return errBadLength
 			}
-			h.ContentLength = n
+			lengthSeen, h.ContentLength = true, n
 		case bytes.EqualFold(name, []byte("Transfer-Encoding")):
-			h.Chunked = true // RFC 9112 §6.1: any coding here ends in chunked or is an error
+			if !coding.add(value) {
+				return errBadCoding
+			}
+		case bytes.EqualFold(name, []byte("Upgrade")):
+			upgrade = true
+		case bytes.EqualFold(name, []byte("Expect")):
+			h.Expect100 = bytes.EqualFold(value, []byte("100-continue"))
 		case bytes.EqualFold(name, []byte("Proxy-Authorization")):
 			// Two credentials leave it to chance which one a hop checks.
 			if h.ProxyAuthorization != nil {
-				return h, 0, errTwoAuths
+				return errTwoAuths
 			}
 			h.ProxyAuthorization = value
 		}
 	}
-	if h.Chunked && h.ContentLength >= 0 {
-		// RFC 9112 §6.1: a request smuggling vector; refuse it outright.
-		return h, 0, errBothLengths
+	if coding.seen {
+		switch {
+		case lengthSeen:
+			// RFC 9112 §6.1: the request smuggling vector; refused outright.
+			return errBothLengths
+		case h.Minor == 0:
+			// RFC 9112 §6.1: HTTP/1.0 has no chunked coding to frame by.
+			return errCoding10
+		case !coding.chunkedLast():
+			return errBadCoding
+		}
+		h.Chunked = true
+	}
+	if h.Minor == 1 && !hostSeen {
+		return errNoHost
 	}
 	if h.Minor == 0 && !keepAlive {
 		h.Close = true
 	}
-	return h, end + 4, nil
+	// RFC 9110 §7.8: an Upgrade in HTTP/1.0 is ignored.
+	h.Upgrade = upgrade && h.Minor == 1
+	return nil
 }
 
+// parseRequestLine reads method SP request-target SP HTTP-version, with
+// single spaces (RFC 9112 §3).
 func (h *Head) parseRequestLine(line []byte) error {
 	sp1 := bytes.IndexByte(line, ' ')
 	if sp1 <= 0 {
@@ -127,7 +206,12 @@ func (h *Head) parseRequestLine(line []byte) error {
 	h.Method, h.Target = line[:sp1], line[sp1+1:sp1+1+sp2]
 	version := line[sp1+2+sp2:]
 	for _, c := range h.Method {
-		if c < '!' || c > '~' {
+		if !isTchar(c) {
+			return errBadLine
+		}
+	}
+	for _, c := range h.Target {
+		if c <= ' ' || c >= 0x7f {
 			return errBadLine
 		}
 	}
@@ -137,7 +221,7 @@ func (h *Head) parseRequestLine(line []byte) error {
 	case "HTTP/1.0":
 		h.Minor = 0
 	default:
-		if bytes.HasPrefix(version, []byte("HTTP/")) {
+		if isHTTPVersion(version) {
 			return errBadVersion
 		}
 		return errBadLine
@@ -145,13 +229,22 @@ func (h *Head) parseRequestLine(line []byte) error {
 	return nil
 }
 
+// isHTTPVersion reports whether v reads "HTTP/" DIGIT "." DIGIT.
+func isHTTPVersion(v []byte) bool {
+	return len(v) == 8 && bytes.HasPrefix(v, []byte("HTTP/")) && isDigit(v[5]) && v[6] == '.' && isDigit(v[7])
+}
+
+func isDigit(c byte) bool { return '0' <= c && c <= '9' }
+
+// parseLength reads a Content-Length value: digits only, so a list
+// ("5, 6", even "5, 5") is refused.
 func parseLength(v []byte) (int64, bool) {
 	if len(v) == 0 || len(v) > 18 {
 		return 0, false
 	}
 	var n int64
 	for _, c := range v {
-		if c < '0' || c > '9' {
+		if !isDigit(c) {
 			return 0, false
 		}
 		n = n*10 + int64(c-'0')

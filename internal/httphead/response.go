@@ -1,29 +1,34 @@
 package httphead
 
-import "bytes"
+import (
+	"bytes"
+	"errors"
+)
 
-// ResponseReader follows a stream of HTTP/1.x responses (RFC 9112 §6)
-// well enough to say where each one ends and what its status was,
-// without keeping the bodies: Content-Length and chunked bodies are
-// counted through, 1xx answers are skipped, HEAD answers and 204/304 carry
-// no body. A response it cannot frame (no length, or malformed) makes the
-// rest of the stream opaque.
-//
-// Feed it bytes in order; it calls Done once per final response.
-type ResponseReader struct {
-	// IsHead reports whether the request a response answers was HEAD; it
-	// is asked once per final response.
-	IsHead func() bool
-	// Done receives a final response's status and its size (head and body).
-	Done func(status int, size int64)
-
+// ResponseFramer frames an origin's responses (RFC 9112 §6.3) against the
+// requests forwarded to it, which the caller reports in order (Sent): 1xx
+// interim answers complete nothing, except a 101 to a request that asked
+// to upgrade; HEAD, 204 and 304 answers carry no body; otherwise
+// Content-Length or chunked coding frame the body, and a body with
+// neither runs to the connection's end. A response that answers no
+// request, a 101 nobody asked for, or a malformed one is a response desync
+// (ErrDesync wrapped): the caller ends the connection.
+type ResponseFramer struct {
+	hb     headBuffer
+	sent   []SentRequest // forwarded requests not yet answered, oldest first
 	state  respState
-	head   []byte
+	left   int64
+	chunk  chunkReader
 	status int
 	size   int64
-	left   int64 // body or chunk bytes still to pass
-	line   []byte
-	opaque bool
+	err    error
+}
+
+// SentRequest is what the framer needs of a forwarded request.
+type SentRequest struct {
+	Head    bool // method HEAD: the answer has no body
+	Connect bool // method CONNECT: a 2xx answer turns the stream into a tunnel
+	Upgrade bool // it asked to switch protocols: only then may a 101 answer it
 }
 
 type respState uint8
@@ -31,218 +36,221 @@ type respState uint8
 const (
 	respHead respState = iota
 	respBody
-	respChunkSize
-	respChunkData
-	respChunkCRLF
-	respTrailers
+	respChunked
+	respSwitch // announce EventSwitch, then opaque
+	respOpaque
 )
 
-// maxResponseHead bounds a response head, as MaxHead bounds a request's.
-const maxResponseHead = 64 << 10
-
-// Opaque reports whether the stream could no longer be framed.
-func (r *ResponseReader) Opaque() bool { return r.opaque }
-
-// Feed passes the next bytes of the stream.
-func (r *ResponseReader) Feed(b []byte) {
-	for len(b) > 0 && !r.opaque {
-		switch r.state {
-		case respHead:
-			b = r.feedHead(b)
-		case respBody:
-			n := min(int64(len(b)), r.left)
-			r.left -= n
-			r.size += n
-			b = b[n:]
-			if r.left == 0 {
-				r.finish()
-			}
-		case respChunkSize, respTrailers:
-			b = r.feedLine(b)
-		case respChunkData:
-			n := min(int64(len(b)), r.left)
-			r.left -= n
-			r.size += n
-			b = b[n:]
-			if r.left == 0 {
-				r.state = respChunkCRLF
-				r.left = 2
-			}
-		case respChunkCRLF:
-			n := min(int64(len(b)), r.left)
-			r.left -= n
-			r.size += n
-			b = b[n:]
-			if r.left == 0 {
-				r.state = respChunkSize
-			}
-		}
-	}
+// ResponseEvent is what ResponseFramer.Next found.
+type ResponseEvent struct {
+	Kind EventKind
+	// Status is the status of EventHead (1xx included), EventEnd and
+	// EventSwitch.
+	Status int
+	// Size is a final response's bytes, head and body (EventEnd), or as
+	// far as it is framed (EventSwitch); interim answers are not counted.
+	Size int64
+	// Bytes is the head (EventHead) or body bytes (EventBody), valid until
+	// the next call to Next.
+	Bytes []byte
 }
 
-func (r *ResponseReader) feedHead(b []byte) []byte {
-	// A head that arrives whole is parsed where it lies; only one cut
-	// across reads is copied, and the copy is let go once parsed, so an
-	// idle connection keeps no buffer here.
-	start := len(r.head)
-	src := b
-	if start > 0 {
-		r.head = append(r.head, b...)
-		src = r.head
+// maxResponseHead and maxResponseFields bound a response head.
+const (
+	maxResponseHead   = 64 << 10
+	maxResponseFields = 1000
+)
+
+// ErrDesync is wrapped by every error of a ResponseFramer.
+var ErrDesync = errors.New("httphead: response desync")
+
+var errResponseTooLarge = &Error{Status: 502, Reason: "response head larger than 64 KiB"}
+
+// desyncError is a response the framer cannot pair with a request.
+type desyncError struct{ reason string }
+
+func (e *desyncError) Error() string { return "httphead: response desync: " + e.reason }
+func (e *desyncError) Unwrap() error { return ErrDesync }
+
+// Sent tells the framer of the next request forwarded to the origin.
+func (f *ResponseFramer) Sent(r SentRequest) { f.sent = append(f.sent, r) }
+
+// Outstanding is how many forwarded requests wait for their final answer.
+func (f *ResponseFramer) Outstanding() int { return len(f.sent) }
+
+// Next frames what it can of data: it returns the next event and how many
+// bytes of data it used. Call it again with the rest until EventNeedMore.
+func (f *ResponseFramer) Next(data []byte) (ResponseEvent, int, error) {
+	if f.err != nil {
+		return ResponseEvent{}, 0, f.err
 	}
-	end := bytes.Index(src, []byte("\r\n\r\n"))
-	if end < 0 {
-		if start == 0 {
-			r.head = append(r.head, b...)
+	switch f.state {
+	case respOpaque:
+		if len(data) == 0 {
+			return ResponseEvent{}, 0, nil
 		}
-		if len(r.head) > maxResponseHead {
-			r.opaque = true
+		return ResponseEvent{Kind: EventBody, Bytes: data}, len(data), nil
+	case respSwitch:
+		f.state = respOpaque
+		return ResponseEvent{Kind: EventSwitch, Status: f.status, Size: f.size}, 0, nil
+	case respBody:
+		if f.left == 0 {
+			return f.finish(), 0, nil
 		}
-		return nil
-	}
-	headLen := end + 4
-	used := headLen - start
-	status, length, chunked, ok := parseResponseHead(src[:headLen])
-	r.head = nil
-	if !ok {
-		r.opaque = true
-		return nil
-	}
-	r.size += int64(headLen)
-	if status >= 100 && status < 200 {
-		if status == 101 {
-			r.Done(status, r.size) // a switch: what follows is another protocol
-			r.opaque = true
-			return nil
+		if len(data) == 0 {
+			return ResponseEvent{}, 0, nil
 		}
-		r.size = 0 // an interim answer; the final one follows
-		return b[used:]
+		n := int(min(int64(len(data)), f.left))
+		f.left -= int64(n)
+		f.size += int64(n)
+		return ResponseEvent{Kind: EventBody, Bytes: data[:n]}, n, nil
+	case respChunked:
+		if f.chunk.done() {
+			return f.finish(), 0, nil
+		}
+		if len(data) == 0 {
+			return ResponseEvent{}, 0, nil
+		}
+		n, err := f.chunk.feed(data)
+		if err != nil {
+			return f.fail(&desyncError{"malformed chunked body"})
+		}
+		f.size += int64(n)
+		return ResponseEvent{Kind: EventBody, Bytes: data[:n]}, n, nil
 	}
-	r.status = status
-	// Asked for every final response, so answers stay paired with requests.
-	head := r.IsHead != nil && r.IsHead()
-	noBody := head || status == 204 || status == 304
+	if len(data) == 0 {
+		return ResponseEvent{}, 0, nil
+	}
+	if len(f.sent) == 0 {
+		return f.fail(&desyncError{"bytes from the origin with no request outstanding"})
+	}
+	head, used, err := f.hb.take(data, maxResponseHead, errResponseTooLarge)
+	if err != nil {
+		return f.fail(&desyncError{err.(*Error).Reason})
+	}
+	if head == nil {
+		return ResponseEvent{}, used, nil
+	}
+	status, length, chunked, err := parseResponseHead(head)
+	if err != nil {
+		return f.fail(err)
+	}
+	if err := f.frame(status, length, chunked); err != nil {
+		return f.fail(err)
+	}
+	if f.status != 0 {
+		f.size = int64(len(head))
+	}
+	return ResponseEvent{Kind: EventHead, Status: status, Bytes: head}, used, nil
+}
+
+// frame sets how the body of a response with this head is delimited
+// (RFC 9112 §6.3), against the request it answers.
+func (f *ResponseFramer) frame(status int, length int64, chunked bool) error {
+	req := f.sent[0]
+	f.status = status
 	switch {
-	case noBody:
-		r.finish()
+	case status == 101:
+		if !req.Upgrade {
+			return &desyncError{"101 to a request that asked no upgrade"}
+		}
+		f.state = respSwitch
+	case status < 200:
+		f.status = 0 // an interim answer; the final one follows
+		return nil
+	case req.Connect && status < 300:
+		f.state = respSwitch
+	case req.Head || status == 204 || status == 304:
+		f.state, f.left = respBody, 0
 	case chunked:
-		r.state = respChunkSize
+		f.state, f.chunk = respChunked, chunkReader{}
 	case length >= 0:
-		r.left = length
-		r.state = respBody
-		if length == 0 {
-			r.finish()
-		}
+		f.state, f.left = respBody, length
 	default:
-		// Delimited by the connection's end: nothing after it to frame.
-		r.Done(status, r.size)
-		r.opaque = true
+		f.state = respSwitch // delimited by the connection's end
 	}
-	return b[used:]
+	return nil
 }
 
-// feedLine collects a chunk-size line or a trailer line.
-func (r *ResponseReader) feedLine(b []byte) []byte {
-	i := bytes.IndexByte(b, '\n')
-	if i < 0 {
-		r.line = append(r.line, b...)
-		r.size += int64(len(b))
-		if len(r.line) > 4096 {
-			r.opaque = true
-		}
-		return nil
-	}
-	r.line = append(r.line, b[:i+1]...)
-	r.size += int64(i + 1)
-	line := bytes.TrimRight(r.line, "\r\n")
-	r.line = r.line[:0]
-	if r.state == respTrailers {
-		if len(line) == 0 {
-			r.finish()
-		}
-		return b[i+1:]
-	}
-	if semi := bytes.IndexByte(line, ';'); semi >= 0 {
-		line = line[:semi] // chunk extensions
-	}
-	n, ok := parseHex(bytes.TrimSpace(line))
-	if !ok {
-		r.opaque = true
-		return nil
-	}
-	if n == 0 {
-		r.state = respTrailers
-	} else {
-		r.left = n
-		r.state = respChunkData
-	}
-	return b[i+1:]
+// finish completes the oldest request's final response.
+func (f *ResponseFramer) finish() ResponseEvent {
+	ev := ResponseEvent{Kind: EventEnd, Status: f.status, Size: f.size}
+	f.pop()
+	f.state, f.status, f.size, f.left = respHead, 0, 0, 0
+	return ev
 }
 
-func (r *ResponseReader) finish() {
-	r.Done(r.status, r.size)
-	r.state, r.size, r.status, r.left = respHead, 0, 0, 0
+func (f *ResponseFramer) pop() {
+	f.sent = f.sent[1:]
+	if len(f.sent) == 0 {
+		f.sent = nil // an idle connection keeps no bookkeeping
+	}
 }
 
-// parseResponseHead reads the status and body framing of a response head.
-func parseResponseHead(h []byte) (status int, length int64, chunked, ok bool) {
+func (f *ResponseFramer) fail(err error) (ResponseEvent, int, error) {
+	f.err = err
+	f.hb = headBuffer{}
+	return ResponseEvent{}, 0, err
+}
+
+// parseResponseHead reads the status and body framing of a response head,
+// as strictly as a request head.
+func parseResponseHead(h []byte) (status int, length int64, chunked bool, err error) {
 	length = -1
-	nl := bytes.Index(h, []byte("\r\n"))
-	line := h[:nl]
-	if len(line) < 12 || !bytes.HasPrefix(line, []byte("HTTP/1.")) || line[8] != ' ' {
-		return 0, 0, false, false
+	nl := bytes.IndexByte(h, '\n')
+	line := h[:nl-1]
+	// RFC 9112 §4: HTTP-version SP 3DIGIT SP [reason]; the SP before an
+	// empty reason is often left off, and that reads one way only.
+	if len(line) < 12 || (string(line[:9]) != "HTTP/1.1 " && string(line[:9]) != "HTTP/1.0 ") || (len(line) > 12 && line[12] != ' ') {
+		return 0, 0, false, &desyncError{"malformed status line"}
 	}
 	for _, c := range line[9:12] {
-		if c < '0' || c > '9' {
-			return 0, 0, false, false
+		if !isDigit(c) {
+			return 0, 0, false, &desyncError{"malformed status line"}
 		}
 		status = status*10 + int(c-'0')
 	}
-	// RFC 9110 §15: three digits, 100 to 599, then a space or nothing.
-	if status < 100 || status > 599 || (len(line) > 12 && line[12] != ' ') {
-		return 0, 0, false, false
-	}
-	for rest := h[nl+2:]; len(rest) > 2; {
-		i := bytes.Index(rest, []byte("\r\n"))
-		field := rest[:i]
-		rest = rest[i+2:]
-		colon := bytes.IndexByte(field, ':')
-		if colon <= 0 {
-			return 0, 0, false, false
+	for _, c := range line[min(len(line), 13):] {
+		if !isFieldByte(c) {
+			return 0, 0, false, &desyncError{"malformed status line"}
 		}
-		name, value := field[:colon], bytes.TrimSpace(field[colon+1:])
+	}
+	if status < 100 || status > 599 {
+		return 0, 0, false, &desyncError{"status out of range"}
+	}
+	var coding codingList
+	lengthSeen := false
+	fl := fieldLines{rest: h[nl+1 : len(h)-2], max: maxResponseFields}
+	for {
+		name, value, ok, ferr := fl.next()
+		if ferr != nil {
+			return 0, 0, false, &desyncError{ferr.(*Error).Reason}
+		}
+		if !ok {
+			break
+		}
 		switch {
 		case bytes.EqualFold(name, []byte("Content-Length")):
 			n, ok := parseLength(value)
-			if !ok {
-				return 0, 0, false, false
+			if !ok || (lengthSeen && n != length) {
+				return 0, 0, false, &desyncError{"invalid Content-Length"}
 			}
-			length = n
+			lengthSeen, length = true, n
 		case bytes.EqualFold(name, []byte("Transfer-Encoding")):
-			chunked = hasToken(value, "chunked")
+			if !coding.add(value) {
+				return 0, 0, false, &desyncError{"malformed Transfer-Encoding"}
+			}
 		}
 	}
-	return status, length, chunked, true
-}
-
-func parseHex(b []byte) (int64, bool) {
-	if len(b) == 0 || len(b) > 15 {
-		return 0, false
-	}
-	var n int64
-	for _, c := range b {
-		var d byte
-		switch {
-		case '0' <= c && c <= '9':
-			d = c - '0'
-		case 'a' <= c && c <= 'f':
-			d = c - 'a' + 10
-		case 'A' <= c && c <= 'F':
-			d = c - 'A' + 10
-		default:
-			return 0, false
+	if coding.seen {
+		if lengthSeen {
+			return 0, 0, false, &desyncError{"both Content-Length and Transfer-Encoding"}
 		}
-		n = n*16 + int64(d)
+		if coding.chunked > 1 || (coding.chunked == 1 && !coding.last) {
+			return 0, 0, false, &desyncError{"chunked applied twice or not last"}
+		}
+		// Not chunked at all: the body runs to the connection's end.
+		return status, -1, coding.last, nil
 	}
-	return n, true
+	return status, length, false, nil
 }
