@@ -97,7 +97,7 @@ func (in *inspector) admit(c *conn, s sides, h *httphead.Head, head []byte) bool
 	if err != nil {
 		return in.refuse(c, s, 400, method, url, err.Error(), c.log.decision)
 	}
-	d := c.h.cfg.Judge(c.log.org, &req)
+	d := judge(c, &req)
 	if d.Action == policy.Block {
 		pathsBlocked.Inc()
 		return in.refuse(c, s, 403, method, url, "Blocked by your organisation's policy ("+d.Rule+").", d)
@@ -196,6 +196,12 @@ func (in *inspector) refuse(c *conn, s sides, status int, method, url, reason st
 	}
 	in.refusal = page
 	return true
+}
+
+// release wipes the plaintext the framers hold.
+func (in *inspector) release() {
+	in.req.Wipe()
+	in.resp.Wipe()
 }
 
 func (in *inspector) fromOrigin(c *conn, s sides, b []byte) bool {

@@ -134,6 +134,11 @@ func (r *originReady) apply(c *conn) {
 	if p.failPage == "" {
 		switch alpn := r.session.NegotiatedProtocol; alpn {
 		case "", "http/1.1", "h2":
+			if alpn != "" && !p.client.offers(alpn) {
+				// An origin cannot choose for the client what it never offered.
+				p.failPage = "the site chose a protocol the client did not offer (" + alpn + ")"
+				break
+			}
 			p.origin = r.session
 			if alpn != "" {
 				p.client.setProtocol(alpn)

@@ -18,7 +18,7 @@ type relaying struct {
 }
 
 // inspection frames the protocol an inspected connection speaks (HTTP/1.1
-// in inspect.go): it judges every request before any byte of it goes to
+// in inspect.go, HTTP/2 in h2.go): it judges every request before any byte of it goes to
 // the origin, forwards what passes, and logs every request with its
 // response.
 type inspection interface {
@@ -28,6 +28,9 @@ type inspection interface {
 	// fromOrigin takes the origin's bytes and forwards them through s;
 	// false when it ended the connection.
 	fromOrigin(c *conn, s sides, b []byte) bool
+	// release wipes the plaintext the inspection holds and logs what is
+	// still open; the connection is ending.
+	release()
 }
 
 // sides are the two ends an inspection forwards to. Each reports false
@@ -40,9 +43,16 @@ type sides interface {
 	lastWord(c *conn, resp []byte)
 }
 
-// startRelay starts relaying between client and the origin's session.
+// startRelay starts relaying between client and the origin's session, in
+// the protocol the origin chose (origin.go accepts only h2 and HTTP/1.1).
 func startRelay(c *conn, client clientTLS, s *origin.Session) *relaying {
-	r := &relaying{client: client, http: newInspector(c)}
+	var http inspection
+	if s.NegotiatedProtocol == "h2" {
+		http = newH2Inspection(c)
+	} else {
+		http = newInspector(c)
+	}
+	r := &relaying{client: client, http: http}
 	r.link = newLink(c, r, s.Conn, s.Socket, s.Buffered)
 	r.link.grant()
 	client.granted(r)
@@ -115,6 +125,7 @@ func (r *relaying) originCaughtUp(*conn) { r.client.granted(r) }
 func (r *relaying) tick(c *conn) { r.link.grantIfRoom(c) }
 
 func (r *relaying) release() bool {
+	r.http.release()
 	r.link.close()
 	return r.client.release()
 }

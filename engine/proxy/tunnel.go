@@ -170,6 +170,9 @@ func (t *tunnelling) tick(c *conn) {
 }
 
 func (t *tunnelling) release() bool {
+	if t.http != nil {
+		t.http.release()
+	}
 	if t.link != nil {
 		t.link.close()
 	}

@@ -16,7 +16,7 @@ type headBuffer struct {
 // is the error for a head over limit.
 func (hb *headBuffer) take(data []byte, limit int, tooLarge error) (head []byte, used int, err error) {
 	if hb.drop {
-		hb.buf, hb.drop = nil, false
+		hb.wipe()
 	}
 	if len(hb.buf) == 0 {
 		end, resume, err := scanHead(data[:min(len(data), limit)], 0)
@@ -46,6 +46,12 @@ func (hb *headBuffer) take(data []byte, limit int, tooLarge error) (head []byte,
 	}
 	hb.resume = resume
 	return nil, len(data), nil
+}
+
+// wipe clears the bytes held (decrypted plaintext) and lets them go.
+func (hb *headBuffer) wipe() {
+	clear(hb.buf[:cap(hb.buf)])
+	*hb = headBuffer{}
 }
 
 // EventKind says what a framer's Next found.

@@ -90,6 +90,10 @@ func (f *RequestFramer) Next(data []byte) (RequestEvent, int, error) {
 
 func (f *RequestFramer) fail(err error) (RequestEvent, int, error) {
 	f.err = err
-	f.hb = headBuffer{}
+	f.hb.wipe()
 	return RequestEvent{}, 0, err
 }
+
+// Wipe clears the plaintext the framer holds (a head cut across pieces);
+// the framer is done with after it.
+func (f *RequestFramer) Wipe() { f.hb.wipe() }

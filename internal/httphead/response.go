@@ -189,7 +189,7 @@ func (f *ResponseFramer) pop() {
 
 func (f *ResponseFramer) fail(err error) (ResponseEvent, int, error) {
 	f.err = err
-	f.hb = headBuffer{}
+	f.hb.wipe()
 	return ResponseEvent{}, 0, err
 }
 
@@ -254,3 +254,7 @@ func parseResponseHead(h []byte) (status int, length int64, chunked bool, err er
 	}
 	return status, length, false, nil
 }
+
+// Wipe clears the plaintext the framer holds (a head cut across pieces);
+// the framer is done with after it.
+func (f *ResponseFramer) Wipe() { f.hb.wipe() }
