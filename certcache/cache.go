@@ -27,6 +27,10 @@ type Key struct {
 	// Origin is the SHA-256 of the origin certificate's DER: a new origin
 	// certificate means a new leaf. Zero for a StandIn.
 	Origin [32]byte
+	// Names is the digest of the names policy allowed the leaf besides
+	// Name (ForOrigin): the same origin under another policy outcome is
+	// another leaf. Zero when Name alone is allowed.
+	Names [32]byte
 	// RSA asks for a leaf with an RSA key, for clients that offer no
 	// ECDSA signature scheme.
 	RSA bool

@@ -72,9 +72,12 @@ func mustCert(t testing.TB, tmpl, parent *x509.Certificate, pub crypto.PublicKey
 	return c
 }
 
-// mintFor is the MintFunc an edge passes: the leaf for this origin and
-// SNI, followed by the organisation's chain.
-func (p *pki) mintFor(sni string) certcache.MintFunc { return p.issuer.MintFunc(p.origin, sni) }
+// mintFor is the MintFunc an edge passes when policy allows every name of
+// the origin: the leaf for this origin and SNI, followed by the
+// organisation's chain.
+func (p *pki) mintFor(sni string) certcache.MintFunc {
+	return p.issuer.MintFunc(p.origin, sni, p.origin.DNSNames)
+}
 
 // mintOnLoop mints through the cache and waits for the result, running
 // the cache's loop work on this goroutine.

@@ -13,8 +13,6 @@ import (
 	"fmt"
 	"math/big"
 	"net"
-	"net/netip"
-	"strings"
 	"time"
 )
 
@@ -111,15 +109,20 @@ func ParseOrigin(der []byte) (*x509.Certificate, error) {
 // signing: more than MaxSANs names, a subject over MaxOriginSubject, a DNS
 // name that is not a valid host name (or wildcard) of at most 253 bytes.
 func MintLeaf(iss *Issuer, origin *x509.Certificate, sni string, leafPub crypto.PublicKey, now time.Time) ([]byte, error) {
-	der, _, err := mintLeaf(iss, origin, sni, leafPub, now)
+	der, _, err := mintLeaf(iss, origin, originNames(sni), leafPub, now)
 	return der, err
 }
 
-// MintFunc is what a Cache runs on a miss for this origin and SNI: a leaf
-// for the loop's leaf key, followed by the issuer's chain.
-func (iss *Issuer) MintFunc(origin *x509.Certificate, sni string) MintFunc {
+// MintFunc is what a Cache runs on a miss for this origin: a leaf for the
+// loop's leaf key, followed by the issuer's chain. The leaf is MintLeaf's,
+// except for its names: sni (a host name or an IP literal, as for
+// MintLeaf), then those of allowed that the origin's certificate covers,
+// and nothing else (allowedNames). allowed is what policy lets the leaf
+// name besides sni; the origin's own names are never copied otherwise.
+// MintFunc keeps allowed: the caller must not change it afterwards.
+func (iss *Issuer) MintFunc(origin *x509.Certificate, sni string, allowed []string) MintFunc {
 	return func(pub crypto.PublicKey) ([][]byte, time.Time, error) {
-		der, notAfter, err := mintLeaf(iss, origin, sni, pub, time.Now())
+		der, notAfter, err := mintLeaf(iss, origin, allowedNames(sni, allowed), pub, time.Now())
 		if err != nil {
 			return nil, time.Time{}, err
 		}
@@ -128,7 +131,11 @@ func (iss *Issuer) MintFunc(origin *x509.Certificate, sni string) MintFunc {
 	}
 }
 
-func mintLeaf(iss *Issuer, origin *x509.Certificate, sni string, leafPub crypto.PublicKey, now time.Time) ([]byte, time.Time, error) {
+// leafNames chooses a leaf's DNS and IP names from the origin's
+// certificate, or says why there are none it may carry.
+type leafNames func(origin *x509.Certificate) ([]string, []net.IP, error)
+
+func mintLeaf(iss *Issuer, origin *x509.Certificate, names leafNames, leafPub crypto.PublicKey, now time.Time) ([]byte, time.Time, error) {
 	fail := func(err error) ([]byte, time.Time, error) { return nil, time.Time{}, err }
 	maxValidity, err := iss.check()
 	if err != nil {
@@ -145,7 +152,7 @@ func mintLeaf(iss *Issuer, origin *x509.Certificate, sni string, leafPub crypto.
 	if err != nil {
 		return fail(err)
 	}
-	dnsNames, ips, err := mintNames(origin, sni)
+	dnsNames, ips, err := names(origin)
 	if err != nil {
 		return fail(err)
 	}
@@ -292,113 +299,6 @@ func mintSubject(origin *x509.Certificate) ([]byte, error) {
 		return nil, fmt.Errorf("%w: subject of %d bytes, the limit is %d", ErrBadOrigin, len(subject), MaxOriginSubject)
 	}
 	return subject, nil
-}
-
-// mintNames returns the leaf's DNS and IP names: the origin's, then the SNI
-// if the origin does not list it. The slices are new: the origin's are
-// never appended to.
-func mintNames(origin *x509.Certificate, sni string) ([]string, []net.IP, error) {
-	n := len(origin.DNSNames) + len(origin.IPAddresses) + len(origin.URIs) + len(origin.EmailAddresses)
-	if n > MaxSANs {
-		return nil, nil, fmt.Errorf("%w: %d subject alternative names, the limit is %d", ErrBadOrigin, n, MaxSANs)
-	}
-	for _, name := range origin.DNSNames {
-		if err := mintCheckHostname(name, true); err != nil {
-			return nil, nil, fmt.Errorf("%w: DNS name %.64q: %w", ErrBadOrigin, name, err)
-		}
-	}
-	for _, ip := range origin.IPAddresses {
-		if len(ip) != net.IPv4len && len(ip) != net.IPv6len {
-			return nil, nil, fmt.Errorf("%w: IP address of %d bytes", ErrBadOrigin, len(ip))
-		}
-	}
-
-	dnsNames := origin.DNSNames
-	ips := origin.IPAddresses
-	if sni != "" {
-		if addr, err := netip.ParseAddr(sni); err == nil {
-			if addr.Zone() != "" {
-				return nil, nil, fmt.Errorf("%w: %q: IP address with a zone", ErrBadSNI, sni)
-			}
-			ip := net.IP(addr.Unmap().AsSlice())
-			if !mintHasIP(ips, ip) {
-				ips = append(ips[:len(ips):len(ips)], ip)
-			}
-		} else {
-			if err := mintCheckHostname(sni, false); err != nil {
-				return nil, nil, fmt.Errorf("%w: %.64q: %w", ErrBadSNI, sni, err)
-			}
-			if !mintHasName(dnsNames, sni) {
-				dnsNames = append(dnsNames[:len(dnsNames):len(dnsNames)], sni)
-			}
-		}
-	}
-	if len(dnsNames) == 0 && len(ips) == 0 {
-		return nil, nil, fmt.Errorf("%w: no DNS or IP name, and no SNI", ErrBadOrigin)
-	}
-	return dnsNames, ips, nil
-}
-
-func mintHasName(names []string, name string) bool {
-	for _, n := range names {
-		if strings.EqualFold(n, name) {
-			return true
-		}
-	}
-	return false
-}
-
-func mintHasIP(ips []net.IP, ip net.IP) bool {
-	for _, i := range ips {
-		if i.Equal(ip) {
-			return true
-		}
-	}
-	return false
-}
-
-// mintCheckHostname reports why name is not a host name a leaf can carry:
-// at most 253 bytes, labels of 1 to 63 letters, digits, '-' (not first) or
-// '_' (which crypto/x509 also accepts, and real certificates use), no
-// trailing dot, not an IP literal, and if wildcard is set a leftmost label
-// that may be "*". These are the names crypto/x509 verifies a host against.
-func mintCheckHostname(name string, wildcard bool) error {
-	if name == "" {
-		return errors.New("empty name")
-	}
-	if len(name) > maxDNSNameLen {
-		return fmt.Errorf("%d bytes, the limit is %d", len(name), maxDNSNameLen)
-	}
-	rest := name
-	if wildcard && strings.HasPrefix(rest, "*.") {
-		rest = rest[2:]
-	}
-	label := 0
-	for i := 0; i < len(rest); i++ {
-		switch c := rest[i]; {
-		case c == '.':
-			if label == 0 {
-				return errors.New("empty label")
-			}
-			label = 0
-		case c == '-' && label == 0:
-			return errors.New("label starts with '-'")
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '-', c == '_':
-			label++
-			if label > maxDNSLabelLen {
-				return fmt.Errorf("label longer than %d bytes", maxDNSLabelLen)
-			}
-		default:
-			return fmt.Errorf("invalid character %q", c)
-		}
-	}
-	if label == 0 {
-		return errors.New("empty label")
-	}
-	if _, err := netip.ParseAddr(name); err == nil {
-		return errors.New("an IP address as a DNS name")
-	}
-	return nil
 }
 
 // mintValidity clamps the origin's validity as MintLeaf documents, to whole

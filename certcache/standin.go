@@ -4,7 +4,9 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/binary"
 	"net"
+	"slices"
 	"time"
 )
 
@@ -38,20 +40,29 @@ type LeafFor struct {
 }
 
 // ForOrigin is the leaf of kind OriginCopy for origin, the certificate
-// the origin presented and that verified for name.
-func (iss *Issuer) ForOrigin(org, name string, origin *x509.Certificate, rsa bool) LeafFor {
+// the origin presented and that verified for name. The leaf names name and
+// those of allowed that origin covers, nothing else (MintFunc): allowed is
+// what the organisation's policy lets the leaf vouch for besides name,
+// computed by the caller from the origin's names (a blocked name left out,
+// a wildcard that would cover a blocked name left out too, so that name
+// alone stands for it); nil names name alone. The key carries allowed
+// (namesKey), so a leaf minted under one policy outcome is never served
+// for another. ForOrigin keeps a copy of allowed, not allowed itself.
+func (iss *Issuer) ForOrigin(org, name string, allowed []string, origin *x509.Certificate, rsa bool) LeafFor {
 	return LeafFor{
-		Key:  Key{Org: org, Name: name, Kind: OriginCopy, Origin: sha256.Sum256(origin.Raw), RSA: rsa},
-		Mint: iss.MintFunc(origin, name),
+		Key:  Key{Org: org, Name: name, Kind: OriginCopy, Origin: sha256.Sum256(origin.Raw), Names: namesKey(allowed), RSA: rsa},
+		Mint: iss.MintFunc(origin, name, slices.Clone(allowed)),
 	}
 }
 
 // PassOn is the leaf of kind PassedOn for an origin whose certificate did
-// not verify; iss is the untrusted issuer.
-func (iss *Issuer) PassOn(org, name string, origin *x509.Certificate, rsa bool) LeafFor {
+// not verify; iss is the untrusted issuer. Its names are chosen as
+// ForOrigin's: a user who clicks through the browser's warning must not
+// thereby reach names the policy refuses over the same connection.
+func (iss *Issuer) PassOn(org, name string, allowed []string, origin *x509.Certificate, rsa bool) LeafFor {
 	return LeafFor{
-		Key:  Key{Org: org, Name: name, Kind: PassedOn, Origin: sha256.Sum256(origin.Raw), RSA: rsa},
-		Mint: iss.MintFunc(validNow(origin, time.Now()), name),
+		Key:  Key{Org: org, Name: name, Kind: PassedOn, Origin: sha256.Sum256(origin.Raw), Names: namesKey(allowed), RSA: rsa},
+		Mint: iss.MintFunc(validNow(origin, time.Now()), name, slices.Clone(allowed)),
 	}
 }
 
@@ -60,7 +71,7 @@ func (iss *Issuer) PassOn(org, name string, origin *x509.Certificate, rsa bool) 
 func (iss *Issuer) StandIn(org, name string, rsa bool) LeafFor {
 	return LeafFor{
 		Key:  Key{Org: org, Name: name, Kind: StandIn, RSA: rsa},
-		Mint: iss.MintFunc(standInOrigin(name, time.Now()), name),
+		Mint: iss.MintFunc(standInOrigin(name, time.Now()), name, nil),
 	}
 }
 
@@ -81,4 +92,23 @@ func standInOrigin(name string, now time.Time) *x509.Certificate {
 		c.DNSNames = []string{name}
 	}
 	return c
+}
+
+// namesKey is the cache key's digest of the allowed names: SHA-256 over
+// each name's length and bytes, in order, so that no two lists share a
+// digest by how they split; zero for none.
+func namesKey(allowed []string) [32]byte {
+	if len(allowed) == 0 {
+		return [32]byte{}
+	}
+	h := sha256.New()
+	var n []byte
+	for _, name := range allowed {
+		n = binary.AppendUvarint(n[:0], uint64(len(name)))
+		h.Write(n)
+		h.Write([]byte(name))
+	}
+	var sum [32]byte
+	h.Sum(sum[:0])
+	return sum
 }

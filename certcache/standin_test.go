@@ -45,8 +45,9 @@ func TestLeafKinds(t *testing.T) {
 	expired := p.origin(t, tmpl)
 	valid := p.origin(t, p.originTemplate())
 
-	copied := iss.ForOrigin("acme", "www.example.com", valid, false)
-	passed := untrusted.PassOn("acme", "www.example.com", expired, false)
+	allowed := []string{"example.com"}
+	copied := iss.ForOrigin("acme", "www.example.com", allowed, valid, false)
+	passed := untrusted.PassOn("acme", "www.example.com", allowed, expired, false)
 	standIn := iss.StandIn("acme", "www.example.com", false)
 	keys := []certcache.Key{copied.Key, passed.Key, standIn.Key}
 	for i := range keys {
@@ -56,20 +57,21 @@ func TestLeafKinds(t *testing.T) {
 			}
 		}
 	}
-	if other := iss.ForOrigin("acme", "www.example.com", expired, false); other.Key == copied.Key {
+	if other := iss.ForOrigin("acme", "www.example.com", allowed, expired, false); other.Key == copied.Key {
 		t.Error("two origin certificates share a cache key")
 	}
 
 	now := time.Now()
-	if leaf := mintWith(t, copied); !slices.Contains(leaf.DNSNames, "example.com") || leaf.Issuer.String() != iss.Cert.Subject.String() {
+	want := []string{"www.example.com", "example.com"}
+	if leaf := mintWith(t, copied); !slices.Equal(leaf.DNSNames, want) || leaf.Issuer.String() != iss.Cert.Subject.String() {
 		t.Errorf("origin copy: names %v, issuer %s", leaf.DNSNames, leaf.Issuer)
 	}
 	leaf := mintWith(t, passed)
 	if leaf.Issuer.String() != untrusted.Cert.Subject.String() {
 		t.Errorf("passed-on leaf signed by %s, not the untrusted issuer", leaf.Issuer)
 	}
-	if now.Before(leaf.NotBefore) || now.After(leaf.NotAfter) || !slices.Contains(leaf.DNSNames, "example.com") {
-		t.Errorf("passed-on leaf: valid %v to %v, names %v; want valid now with the origin's names", leaf.NotBefore, leaf.NotAfter, leaf.DNSNames)
+	if now.Before(leaf.NotBefore) || now.After(leaf.NotAfter) || !slices.Equal(leaf.DNSNames, want) {
+		t.Errorf("passed-on leaf: valid %v to %v, names %v; want valid now with the allowed names", leaf.NotBefore, leaf.NotAfter, leaf.DNSNames)
 	}
 	leaf = mintWith(t, standIn)
 	if !slices.Equal(leaf.DNSNames, []string{"www.example.com"}) || now.Before(leaf.NotBefore) || now.After(leaf.NotAfter) {

@@ -30,11 +30,11 @@ func TestDialer(t *testing.T) {
 			var asked []string
 			d := NewDialer(Config{
 				Roots: pki.roots,
-				Resolve: func(host string, port int) string {
+				Resolve: func(host string, port int) (string, bool) {
 					mu.Lock()
 					defer mu.Unlock()
 					asked = append(asked, net.JoinHostPort(host, strconv.Itoa(port)))
-					return o.addr
+					return o.addr, true
 				},
 				SessionCacheSize: tc.cacheSize,
 				HandshakeTimeout: 5 * time.Second,
@@ -45,7 +45,7 @@ func TestDialer(t *testing.T) {
 				if err != nil {
 					t.Fatalf("Dial: %v", err)
 				}
-				s, err := d.Handshake(context.Background(), conn, chromeHello(t), originName, nil)
+				s, err := d.Handshake(context.Background(), conn, chromeHello(t), HandshakeOptions{ServerName: originName})
 				if err != nil {
 					t.Fatalf("Handshake: %v", err)
 				}

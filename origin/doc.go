@@ -15,9 +15,11 @@
 //   - dialer.go: Config and Dialer, what every connection of one proxy
 //     shares;
 //   - dial.go: the TCP connection to the destination;
+//   - destcheck.go: the caller's judgement of every address dialed;
 //   - tunnel.go: a bypassed destination's connection, never decrypted;
 //   - handshake.go: the TLS handshake and the Session it yields;
 //   - mirror.go: the uTLS ClientHello spec built from the client's hello;
+//   - floor.go: the TLS floor on what the origin chooses;
 //   - verify.go, verifycache.go: origin verification and its cache;
 //   - sessions.go: upstream session resumption, per origin address;
 //   - recordreader.go: the framing that lets the caller wait on the origin's

@@ -41,7 +41,11 @@ type Session struct {
 	Version            uint16
 	CipherSuite        uint16
 	DidResume          bool
-	PeerCertificates   []*x509.Certificate
+	// BelowFloor is nil when the version and suite the origin chose are
+	// above the TLS floor (floor.go); otherwise it is the *FloorError that
+	// HandshakeOptions.AllowLegacyTLS let through, for the log.
+	BelowFloor       error
+	PeerCertificates []*x509.Certificate
 	// VerifyErr is nil when the chain verifies for the server name (or the
 	// IP address) against Config.Roots; otherwise it says why not (an
 	// x509.CertificateInvalidError, x509.HostnameError or
@@ -51,47 +55,61 @@ type Session struct {
 	VerifyErr error
 }
 
+// HandshakeOptions is what the caller decides for one origin handshake.
+type HandshakeOptions struct {
+	// ServerName is the SNI to send, normally the client's, and the name
+	// the certificate is verified for. An IP literal is verified but not
+	// sent (RFC 6066 §3); empty sends no SNI and verifies the certificate
+	// for the IP address of conn's remote end.
+	ServerName string
+	// NextProtos overrides the ALPN offer: nil keeps the client's; an
+	// empty non-nil list sends no ALPN.
+	NextProtos []string
+	// AllowLegacyTLS lets the origin choose a version or suite below the
+	// TLS floor (floor.go): a policy rule allows legacy TLS for this host.
+	AllowLegacyTLS bool
+}
+
 // Handshake runs the TLS handshake with the origin over conn, a fresh
 // connection from Dial. The ClientHello mirrors hello, the client's, minus
 // what cannot be forwarded (see mirroredSpec); if the client's hello cannot
 // be mirrored, or hello is nil, a modern preset is sent instead and the
 // Session says so.
 //
-// serverName is the SNI to send, normally the client's, and the name the
-// certificate is verified for. An IP literal is verified but not sent
-// (RFC 6066 §3); empty sends no SNI and verifies the certificate for the IP
-// address of conn's remote end. nextProtos overrides the ALPN offer: nil
-// keeps the client's; an empty non-nil list sends no ALPN.
-//
 // Handshake does not keep hello or its memory past the call. It returns an
 // error, wrapping ErrHandshake, only when the handshake itself fails
-// (origin closed or reset the connection, protocol error, timeout); conn
-// is closed then. A certificate that does not verify is not an error: see
+// (origin closed or reset the connection, protocol error, timeout) or the
+// origin chose TLS below the floor without opts.AllowLegacyTLS (then a
+// *FloorError is in the chain, and the origin got an insufficient_security
+// alert before the client sent anything but its hello); conn is closed
+// then. A certificate that does not verify is not an error: see
 // Session.VerifyErr.
 //
 // Handshake blocks on the network: call it off the event loop.
-func (d *Dialer) Handshake(ctx context.Context, conn net.Conn, hello *tlsmitm.ClientHello, serverName string, nextProtos []string) (*Session, error) {
+func (d *Dialer) Handshake(ctx context.Context, conn net.Conn, hello *tlsmitm.ClientHello, opts HandshakeOptions) (*Session, error) {
 	return handshake(ctx, conn, handshakeConfig{
-		serverName: serverName,
-		hello:      hello,
-		roots:      d.cfg.Roots,
-		nextProtos: nextProtos,
-		timeout:    d.cfg.HandshakeTimeout,
-		sessions:   d.sessions,
-		verified:   d.verified,
+		serverName:  opts.ServerName,
+		hello:       hello,
+		roots:       d.cfg.Roots,
+		nextProtos:  opts.NextProtos,
+		allowLegacy: opts.AllowLegacyTLS,
+		timeout:     d.cfg.HandshakeTimeout,
+		sessions:    d.sessions,
+		verified:    d.verified,
 	})
 }
 
 // handshakeConfig describes the origin handshake of one connection: the
 // caller's arguments and the Dialer's shared state (Handshake).
 type handshakeConfig struct {
-	serverName string
-	hello      *tlsmitm.ClientHello // nil: nothing to mirror, the preset goes
-	roots      *x509.CertPool
-	nextProtos []string
-	timeout    time.Duration           // 0: ctx alone bounds the handshake
-	sessions   utls.ClientSessionCache // nil: no resumption
-	verified   *verifyCache            // nil: every chain is verified; it must belong to roots
+	serverName  string
+	hello       *tlsmitm.ClientHello // nil: nothing to mirror, the preset goes
+	roots       *x509.CertPool
+	nextProtos  []string
+	allowLegacy bool
+	timeout     time.Duration           // 0: ctx alone bounds the handshake
+	sessions    utls.ClientSessionCache // nil: no resumption
+	verified    *verifyCache            // nil: every chain is verified; it must belong to roots
 }
 
 // handshake is Handshake with everything explicit; see there. It blocks:
@@ -117,6 +135,16 @@ func handshake(ctx context.Context, conn net.Conn, cfg handshakeConfig) (*Sessio
 	if err == nil {
 		err = runHandshake(ctx, uconn)
 	}
+	var cs utls.ConnectionState
+	if err == nil {
+		// The floor was checked in the handshake (floorCheck); checked again
+		// on the result, so that no path through uTLS can skip it.
+		cs = uconn.ConnectionState()
+		s.BelowFloor = checkFloor(cs.Version, cs.CipherSuite)
+		if s.BelowFloor != nil && !cfg.allowLegacy {
+			err = s.BelowFloor
+		}
+	}
 	if err != nil {
 		conn.Close()
 		origin := remoteAddr(conn)
@@ -126,7 +154,6 @@ func handshake(ctx context.Context, conn net.Conn, cfg handshakeConfig) (*Sessio
 		return nil, fmt.Errorf("%w with %s: %w", ErrHandshake, origin, err)
 	}
 
-	cs := uconn.ConnectionState()
 	s.Conn = uconn
 	s.NegotiatedProtocol = cs.NegotiatedProtocol
 	s.Version = cs.Version

@@ -131,11 +131,12 @@ type seenHello struct {
 }
 
 // origin is a crypto/tls server on loopback that records every ClientHello
-// and answers each line "x" with "pong x".
+// and every failed handshake, and answers each line "x" with "pong x".
 type origin struct {
-	addr string
-	mu   sync.Mutex
-	seen []seenHello
+	addr   string
+	mu     sync.Mutex
+	seen   []seenHello
+	failed []error
 }
 
 func newOrigin(t testing.TB, cert tls.Certificate, opts ...func(*tls.Config)) *origin {
@@ -163,7 +164,10 @@ func newOrigin(t testing.TB, cert tls.Certificate, opts ...func(*tls.Config)) *o
 		rc.onHello = func(msg []byte) { pending.Store(c.RemoteAddr().String(), msg) }
 		tc := tls.Server(rc, cfg)
 		defer tc.Close()
-		if tc.Handshake() != nil {
+		if err := tc.Handshake(); err != nil {
+			o.mu.Lock()
+			o.failed = append(o.failed, err)
+			o.mu.Unlock()
 			return
 		}
 		r := bufio.NewReader(tc)

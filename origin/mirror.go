@@ -75,6 +75,10 @@ func applySpec(conn net.Conn, cfg *handshakeConfig, spec *utls.ClientHelloSpec) 
 		// The pre_shared_key extension added for resumption is left out
 		// when the cache holds no ticket.
 		OmitEmptyPsk: true,
+		// uTLS calls it on every path, full or resumed, once the version
+		// and suite are known and before the client's key exchange or
+		// Finished.
+		VerifyConnection: floorCheck(conn, cfg.allowLegacy),
 	}
 	if cfg.sessions != nil {
 		tc.ClientSessionCache = originSessionCache{cfg.sessions, remoteAddr(conn)}
