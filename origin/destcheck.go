@@ -12,12 +12,12 @@ import (
 // ErrRefused is wrapped by every RefusedError.
 var ErrRefused = errors.New("origin: destination refused")
 
-// RefusedError is an address Config.CheckAddr refused: Dial connected to
+// RefusedError is an address Dial's AddrCheck refused: Dial connected to
 // nothing there, the destination never saw a packet.
 type RefusedError struct {
 	Host string         // the destination Dial was given
 	Addr netip.AddrPort // the address it resolved to
-	Err  error          // CheckAddr's reason
+	Err  error          // the AddrCheck's reason
 }
 
 func (e *RefusedError) Error() string {
@@ -26,14 +26,14 @@ func (e *RefusedError) Error() string {
 
 func (e *RefusedError) Unwrap() []error { return []error{ErrRefused, e.Err} }
 
-// destCheck runs Config.CheckAddr for one Dial, from net.Dialer's
+// destCheck runs the AddrCheck of one Dial, from net.Dialer's
 // ControlContext: the socket exists, the address is resolved, connect has
 // not been called. The dialer may try several addresses at once, so the
 // first refusal is kept under a lock.
 type destCheck struct {
 	host   string
 	mapped bool
-	check  func(host string, addr netip.AddrPort, mapped bool) error
+	check  AddrCheck
 
 	mu    sync.Mutex
 	first *RefusedError

@@ -20,7 +20,7 @@ func countingServer(t *testing.T) (netip.AddrPort, <-chan string) {
 	return netip.MustParseAddrPort(addr), accepted
 }
 
-// checkedAddr is one CheckAddr call.
+// checkedAddr is one AddrCheck call.
 type checkedAddr struct {
 	host   string
 	addr   netip.AddrPort
@@ -75,9 +75,8 @@ func TestDialRefusesRebinding(t *testing.T) {
 		Resolve: func(host string, port int) (string, bool) {
 			return net.JoinHostPort("localhost", strconv.Itoa(int(srv.Port()))), false
 		},
-		CheckAddr: ref.check,
 	})
-	conn, err := d.Dial(context.Background(), "rebind.test", 443)
+	conn, err := d.Dial(context.Background(), "rebind.test", 443, ref.check)
 	if err == nil {
 		conn.Close()
 		t.Fatal("Dial connected to a refused address")
@@ -91,11 +90,11 @@ func TestDialRefusesRebinding(t *testing.T) {
 	}
 	calls := ref.called()
 	if len(calls) == 0 {
-		t.Fatal("CheckAddr was never called")
+		t.Fatal("the AddrCheck was never called")
 	}
 	for _, c := range calls {
 		if c.host != "rebind.test" || c.mapped || c.addr.Port() != srv.Port() {
-			t.Errorf("CheckAddr(%q, %s, mapped %v)", c.host, c.addr, c.mapped)
+			t.Errorf("AddrCheck(%q, %s, mapped %v)", c.host, c.addr, c.mapped)
 		}
 	}
 	firstAccepted(t, srv, accepted)
@@ -107,10 +106,9 @@ func TestDialMappedName(t *testing.T) {
 	srv, accepted := countingServer(t)
 	var ref loopbackRefuser
 	d := NewDialer(Config{
-		Resolve:   func(string, int) (string, bool) { return srv.String(), true },
-		CheckAddr: ref.check,
+		Resolve: func(string, int) (string, bool) { return srv.String(), true },
 	})
-	conn, err := d.Dial(context.Background(), "demo.test", 443)
+	conn, err := d.Dial(context.Background(), "demo.test", 443, ref.check)
 	if err != nil {
 		t.Fatalf("Dial: %v", err)
 	}
@@ -119,7 +117,7 @@ func TestDialMappedName(t *testing.T) {
 		t.Errorf("accepted %s, dialed from %s", got, conn.LocalAddr())
 	}
 	if calls := ref.called(); len(calls) != 1 || calls[0] != (checkedAddr{"demo.test", srv, true}) {
-		t.Errorf("CheckAddr calls %+v", calls)
+		t.Errorf("AddrCheck calls %+v", calls)
 	}
 }
 
@@ -131,7 +129,7 @@ func TestDialChecksLiterals(t *testing.T) {
 	for _, host := range []string{"127.0.0.1", "::ffff:127.0.0.1", "127.1.2.3"} {
 		t.Run(host, func(t *testing.T) {
 			var ref loopbackRefuser
-			conn, err := NewDialer(Config{CheckAddr: ref.check}).Dial(context.Background(), host, port)
+			conn, err := NewDialer(Config{}).Dial(context.Background(), host, port, ref.check)
 			if err == nil {
 				conn.Close()
 				t.Fatal("Dial connected to loopback")
@@ -154,7 +152,7 @@ func TestDialUnreachableIsNotRefused(t *testing.T) {
 	addr := ln.Addr().(*net.TCPAddr)
 	ln.Close() // nothing listens there now
 	allow := func(string, netip.AddrPort, bool) error { return nil }
-	conn, err := NewDialer(Config{CheckAddr: allow}).Dial(context.Background(), "127.0.0.1", addr.Port)
+	conn, err := NewDialer(Config{}).Dial(context.Background(), "127.0.0.1", addr.Port, allow)
 	if err == nil {
 		conn.Close()
 		t.Fatal("connected to a closed port")

@@ -2,7 +2,6 @@ package origin
 
 import (
 	"crypto/x509"
-	"net/netip"
 	"time"
 
 	utls "github.com/refraction-networking/utls"
@@ -18,15 +17,6 @@ type Config struct {
 	// for host (the edge's hosts section), false when it is host:port as
 	// asked. nil dials host:port as asked.
 	Resolve func(host string, port int) (target string, mapped bool)
-	// CheckAddr, when set, judges every address Dial is about to connect
-	// to, after resolution and before the connection is attempted: each
-	// A/AAAA result and each happy-eyeballs attempt (RFC 8305), so a name
-	// that resolves to a refused address is refused however it resolves
-	// (DNS rebinding). host is the destination Dial was given; mapped is
-	// Resolve's. A non-nil error refuses the address: Dial then returns a
-	// *RefusedError, unless another address of host connected. It is
-	// called from the dialing goroutines, several at once for one Dial.
-	CheckAddr func(host string, addr netip.AddrPort, mapped bool) error
 	// SessionCacheSize bounds the upstream TLS session cache (entries, for
 	// all origins together); 0 turns resumption with origins off. See
 	// sessions.go for what resumes and with whom.

@@ -41,7 +41,7 @@ func TestDialer(t *testing.T) {
 			})
 			connect := func() *Session {
 				t.Helper()
-				conn, err := d.Dial(context.Background(), originName, 443)
+				conn, err := d.Dial(context.Background(), originName, 443, nil)
 				if err != nil {
 					t.Fatalf("Dial: %v", err)
 				}
@@ -80,7 +80,7 @@ func TestDialWithoutResolve(t *testing.T) {
 		t.Fatal(err)
 	}
 	p, _ := strconv.Atoi(port)
-	conn, err := NewDialer(Config{}).Dial(context.Background(), host, p)
+	conn, err := NewDialer(Config{}).Dial(context.Background(), host, p, nil)
 	if err != nil {
 		t.Fatalf("Dial: %v", err)
 	}

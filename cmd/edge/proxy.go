@@ -181,11 +181,11 @@ func proxyConfig(cfg *edgeconfig.Config, logger *slog.Logger) (pc proxy.Config, 
 		Logger: logger,
 		Decide: pol.Decide,
 		NoKey:  noKey,
-		Resolve: func(host string, port int) string {
+		Resolve: func(host string, port int) (string, bool) {
 			if ap, ok := cfg.HostOverride(host); ok {
-				return ap.String()
+				return ap.String(), true
 			}
-			return net.JoinHostPort(host, strconv.Itoa(port))
+			return net.JoinHostPort(host, strconv.Itoa(port)), false
 		},
 		AllowInvalidUpstream: func(org string) bool {
 			o := cfg.Org(org)
@@ -203,6 +203,7 @@ func proxyConfig(cfg *edgeconfig.Config, logger *slog.Logger) (pc proxy.Config, 
 		},
 		SessionCacheSize: cfg.Upstream.SessionCacheSize,
 		Judge:            pol.Judge,
+		LeafNames:        pol.LeafNames,
 	}
 	if cfg.AuthRequired() {
 		// cfg.Authenticate blocks for the password hash unless the
@@ -241,6 +242,12 @@ func proxyConfig(cfg *edgeconfig.Config, logger *slog.Logger) (pc proxy.Config, 
 			return policy.Decision{Action: policy.Bypass}
 		}
 		return guarded.Destination(org, policy.Dest{Host: host, Addr: netip.AddrPortFrom(a, uint16(port)), Plain: plain})
+	}
+	// Every address dialed is checked again where it is dialed, after
+	// resolution: a name that resolves (or rebinds) to a refused address,
+	// or to one of the edge's own listeners, is never connected to.
+	pc.CheckAddr = func(org, host string, addr netip.AddrPort, mapped, plain bool) policy.Decision {
+		return guarded.Destination(org, policy.Dest{Host: host, Addr: addr, Plain: plain, Mapped: mapped})
 	}
 
 	if pc.UpstreamRoots, err = upstreamRoots(cfg.Upstream.RootsFile, logger); err != nil {

@@ -463,14 +463,14 @@ access_log: ""
 		t.Fatal("the test's Basic encoding is wrong")
 	}
 
-	if got := pc.Resolve("demo.test.", 443); got != "127.0.0.1:8443" {
-		t.Errorf("Resolve(demo.test.) = %q", got)
+	if got, mapped := pc.Resolve("demo.test.", 443); got != "127.0.0.1:8443" || !mapped {
+		t.Errorf("Resolve(demo.test.) = %q, mapped %v", got, mapped)
 	}
-	if got := pc.Resolve("example.com", 8443); got != "example.com:8443" {
-		t.Errorf("Resolve(example.com) = %q", got)
+	if got, mapped := pc.Resolve("example.com", 8443); got != "example.com:8443" || mapped {
+		t.Errorf("Resolve(example.com) = %q, mapped %v", got, mapped)
 	}
-	if got := pc.Resolve("::1", 443); got != "[::1]:443" {
-		t.Errorf("Resolve(::1) = %q", got)
+	if got, mapped := pc.Resolve("::1", 443); got != "[::1]:443" || mapped {
+		t.Errorf("Resolve(::1) = %q, mapped %v", got, mapped)
 	}
 	for _, c := range []struct {
 		org, host string

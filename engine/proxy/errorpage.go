@@ -7,12 +7,15 @@ import (
 )
 
 // answering serves a client whose origin could not be used (unreachable,
-// its certificate invalid, its handshake failed): the handshake completed
-// with a stand-in leaf, and the first request gets a 502 page that says
-// why, so the user can read it instead of a bare TLS failure.
+// its certificate invalid, its handshake failed or below the TLS floor,
+// its address refused by policy): the handshake completed with a stand-in
+// leaf, and the first request gets a page that says why (502, or 403 for
+// a refused destination), so the user can read it instead of a bare TLS
+// failure.
 type answering struct {
 	client   clientTLS
 	failPage string
+	status   int // 502 when zero
 }
 
 func (p *answering) input(c *conn) { p.client.input(c, p) }
@@ -22,6 +25,11 @@ func (p *answering) fromClient(c *conn, data []byte) {
 	l := &c.log
 	l.bytesIn += int64(len(data))
 	method, url := requestLine(c, data)
+	if p.status == 403 {
+		l.answered(c, method, url, 403)
+		c.closeWith(p.client, httphead.ErrorResponse(403, p.failPage))
+		return
+	}
 	l.answered(c, method, url, 502)
 	c.closeWith(p.client, httphead.ErrorResponse(502, "Lucid could not reach this site safely: "+p.failPage))
 }

@@ -12,10 +12,11 @@ import (
 // connection on to relaying, or to answering with the 502 page when the
 // origin could not be used. The origin's session waits, unread.
 type handshaking struct {
-	client   clientTLS
-	origin   *origin.Session // nil when failPage is set
-	failPage string          // why the origin could not be used
-	helloAt  time.Time
+	client     clientTLS
+	origin     *origin.Session // nil when failPage is set
+	failPage   string          // why the origin could not be used
+	failStatus int             // the page's status, 502 when zero
+	helloAt    time.Time
 }
 
 func (p *handshaking) input(c *conn) { p.client.input(c, p) }
@@ -30,7 +31,7 @@ func (p *handshaking) handshakeDone(c *conn) {
 	client, session := p.client, p.origin
 	p.client, p.origin = nil, nil
 	if p.failPage != "" {
-		a := &answering{client: client, failPage: p.failPage}
+		a := &answering{client: client, failPage: p.failPage, status: p.failStatus}
 		c.enter(a)
 		client.granted(a)
 		return

@@ -132,11 +132,11 @@ func (w *world) pmProxyConfig(org string, decide func(host string) policy.Action
 			mode, _ := policy.ParseFailMode(nk.FailMode)
 			return mode, true
 		},
-		Resolve: func(host string, port int) string {
+		Resolve: func(host string, port int) (string, bool) {
 			if a, ok := w.origins[host]; ok {
-				return a
+				return a, true
 			}
-			return net.JoinHostPort(host, strconv.Itoa(port))
+			return net.JoinHostPort(host, strconv.Itoa(port)), false
 		},
 		UpstreamRoots: upRoots,
 		AccessLog:     accesslog.New(w),

@@ -26,8 +26,9 @@ type awaitOrigin struct {
 	helloAt time.Time // when the hello arrived, for the client handshake's latency
 
 	// Set when the origin is ready and a mint is under way.
-	origin   *origin.Session
-	failPage string
+	origin     *origin.Session
+	failPage   string
+	failStatus int // the page's status: 502 when zero, 403 for a refused destination
 }
 
 // startOrigin moves a connection whose hello has arrived on to awaiting
@@ -39,7 +40,8 @@ func startOrigin(c *conn, client clientTLS, hello *tlsmitm.ClientHello, held []b
 	if serverName == "" {
 		serverName = l.host
 	}
-	go prepare(c, p, l.org, l.host, l.port, serverName, hello)
+	opts := origin.HandshakeOptions{ServerName: serverName, AllowLegacyTLS: l.decision.LegacyTLS}
+	go prepare(c, p, l.org, l.host, l.port, addrCheck(c, false), opts, hello)
 	return p
 }
 
@@ -68,12 +70,13 @@ type originReady struct {
 	session  *origin.Session
 	raw      net.Conn // the origin's TCP connection when there is no key to decrypt with
 	upErr    error
+	refused  *policy.Decision // the dial was refused by policy (upErr says so too)
 	duration time.Duration
 }
 
 // prepare runs off the loop: the org's key, the origin's TCP connection
 // and its TLS handshake with the client's mirrored hello, which it owns.
-func prepare(c *conn, to *awaitOrigin, org, host string, port int, serverName string, hello *tlsmitm.ClientHello) {
+func prepare(c *conn, to *awaitOrigin, org, host string, port int, check origin.AddrCheck, opts origin.HandshakeOptions, hello *tlsmitm.ClientHello) {
 	h := c.h
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), h.cfg.HandshakeTimeout)
@@ -83,14 +86,17 @@ func prepare(c *conn, to *awaitOrigin, org, host string, port int, serverName st
 	if r.keyErr != nil {
 		r.noKey, _ = h.cfg.NoKey(r.keyErr)
 	}
-	conn, err := h.origins.Dial(ctx, host, port)
+	conn, err := h.origins.Dial(ctx, host, port, check)
 	switch {
 	case err != nil:
+		if d, refused := dialRefusal(err); refused {
+			r.refused = &d
+		}
 		r.upErr = fmt.Errorf("origin %s:%d unreachable: %w", host, port, err)
 	case r.keyErr != nil:
 		r.raw = conn
 	default:
-		r.session, r.upErr = h.origins.Handshake(ctx, conn, hello, serverName, nil)
+		r.session, r.upErr = h.origins.Handshake(ctx, conn, hello, opts)
 	}
 	r.duration = time.Since(start)
 	c.post(to, r)
@@ -184,6 +190,14 @@ func (p *awaitOrigin) chooseLeaf(c *conn, r *originReady) certcache.LeafFor {
 		name = l.host
 	}
 	rsa := p.client.wantsRSA()
+	if r.refused != nil {
+		// The name resolved to an address policy refuses: the user reads
+		// a 403 page over a stand-in leaf, and the address saw no packet.
+		l.decision = *r.refused
+		p.failStatus = 403
+		p.failPage = "Blocked by your organisation's policy: the destination is refused (" + r.refused.Rule + ")."
+		return r.issuer.StandIn(l.org, name, rsa)
+	}
 	if r.upErr != nil {
 		upstreamFailures.Inc()
 		p.failPage = r.upErr.Error()
@@ -195,15 +209,19 @@ func (p *awaitOrigin) chooseLeaf(c *conn, r *originReady) certcache.LeafFor {
 		mirrorFallbacks.Inc()
 	}
 	cert := s.PeerCertificates[0]
+	var allowed []string
+	if names := c.h.cfg.LeafNames; names != nil {
+		allowed = names(l.org, l.port, name, cert.DNSNames)
+	}
 	if s.VerifyErr == nil {
-		return r.issuer.ForOrigin(l.org, name, cert, rsa)
+		return r.issuer.ForOrigin(l.org, name, allowed, cert, rsa)
 	}
 	l.upVerify = s.VerifyErr.Error()
 	upstreamInvalid.Inc()
 	if allow := c.h.cfg.AllowInvalidUpstream; allow != nil && allow(l.org) {
 		// Pass the failure on: a leaf no client trusts, so the browser
 		// shows its own warning. Never a trusted leaf.
-		return c.h.untrusted.PassOn(l.org, name, cert, rsa)
+		return c.h.untrusted.PassOn(l.org, name, allowed, cert, rsa)
 	}
 	p.failPage = "the origin's certificate is not valid: " + l.upVerify
 	return r.issuer.StandIn(l.org, name, rsa)
@@ -230,7 +248,7 @@ func (leafMinted) drop() {}
 // answer completes the client's handshake with leaf, or resumes it when
 // leaf is nil, and moves the connection on to handshaking.
 func (p *awaitOrigin) answer(c *conn, leaf *certcache.Leaf) {
-	next := &handshaking{client: p.client, origin: p.origin, failPage: p.failPage, helloAt: p.helloAt}
+	next := &handshaking{client: p.client, origin: p.origin, failPage: p.failPage, failStatus: p.failStatus, helloAt: p.helloAt}
 	p.client, p.origin = nil, nil
 	c.enter(next)
 	if err := next.client.answer(c, next, leaf); err != nil {

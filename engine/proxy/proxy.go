@@ -69,9 +69,22 @@ type Config struct {
 	// NoKey recognises the KeySource's "no key" errors and says what the
 	// org wants then; ok is false for any other error. nil recognises none.
 	NoKey func(err error) (mode policy.FailMode, ok bool)
-	// Resolve overrides DNS for a destination ("host:port" to dial); nil
-	// dials host:port as asked.
-	Resolve func(host string, port int) string
+	// Resolve overrides DNS for a destination: the "host:port" to dial,
+	// and mapped true when the operator chose it (the edge's hosts
+	// section); nil dials host:port as asked.
+	Resolve func(host string, port int) (target string, mapped bool)
+	// CheckAddr, when set, judges every address the edge is about to dial
+	// for a connection, after resolution (policy.Destination: refused
+	// ranges, ports, the edge's own listeners), so a name that resolves
+	// to a refused address is refused however it resolves. A Block is
+	// answered 403 (a plain request, an inspected connection's first
+	// request) or ends the tunnel, and the destination sees no packet.
+	CheckAddr func(org, host string, addr netip.AddrPort, mapped, plain bool) policy.Decision
+	// LeafNames is what names a leaf minted for the origin may carry
+	// besides the SNI (policy.LeafNames): only names the org inspects, so
+	// a browser never reuses an inspected connection for a blocked or
+	// pinned host. nil lets the leaf carry the SNI alone.
+	LeafNames func(org string, port int, sni string, sans []string) []string
 	// UpstreamRoots verify origins; nil means the system roots.
 	UpstreamRoots *x509.CertPool
 	// AllowInvalidUpstream says, per org, whether an origin whose

@@ -529,8 +529,8 @@ func TestProxyTLS12HandshakeTimeout(t *testing.T) {
 		Decide: func(string, string, int) policy.Decision { return policy.Decision{Action: policy.Inspect} },
 		Keys:   w.keys,
 		NoKey:  func(error) (policy.FailMode, bool) { return 0, false },
-		Resolve: func(host string, port int) string {
-			return w.origins["origin.test"]
+		Resolve: func(host string, port int) (string, bool) {
+			return w.origins["origin.test"], true
 		},
 		UpstreamRoots: func() *x509.CertPool { r := x509.NewCertPool(); r.AddCert(w.originCA); return r }(),
 	})

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/lucid-edge/lucid/engine"
+	"github.com/lucid-edge/lucid/internal/httphead"
 	"github.com/lucid-edge/lucid/origin"
 )
 
@@ -31,9 +32,10 @@ func startTunnel(c *conn, held []byte) *tunnelling {
 // dial connects to the destination off the loop.
 func (t *tunnelling) dial(c *conn) {
 	host, port := c.log.host, c.log.port
+	check := addrCheck(c, t.http != nil)
 	go func() {
 		// The dialer bounds the connect itself.
-		conn, err := c.h.origins.Dial(context.Background(), host, port)
+		conn, err := c.h.origins.Dial(context.Background(), host, port, check)
 		c.post(t, tunnelDialled{t, conn, err})
 	}()
 }
@@ -63,11 +65,34 @@ type tunnelDialled struct {
 func (e tunnelDialled) apply(c *conn) {
 	t := e.to
 	if e.err != nil {
-		c.h.cfg.Logger.Info("tunnel destination unreachable", "host", c.log.host, "err", e.err)
-		c.finish()
+		e.failed(c)
 		return
 	}
 	t.open(c, origin.Tunnel(e.conn))
+}
+
+// failed ends a connection whose destination could not be dialed. A
+// plain request is answered (403 when policy refused the address, else
+// 502); a tunnel, already answered 200, can only be closed, and its log
+// line says why.
+func (e tunnelDialled) failed(c *conn) {
+	l := &c.log
+	d, refused := dialRefusal(e.err)
+	c.h.cfg.Logger.Info("destination not dialed", "host", l.host, "refused", refused, "err", e.err.Error())
+	status, page := 502, "Lucid could not reach this site: "+e.err.Error()
+	if refused {
+		l.decision = d
+		status, page = 403, "Blocked by your organisation's policy: the destination is refused ("+d.Rule+")."
+	}
+	if e.to.http != nil {
+		resp := httphead.ErrorResponse(status, page)
+		l.responded(c, status, int64(len(resp)))
+		e.to.lastWord(c, resp)
+		return
+	}
+	l.loggedEnd = true
+	l.entry(c, "CONNECT", l.target(), status, l.bytesIn, 0, l.started, l.decision)
+	c.finish()
 }
 
 func (e tunnelDialled) drop() {
