@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"net"
 	"strconv"
 	"time"
 
@@ -39,7 +40,7 @@ type pendingRequest struct {
 }
 
 // target is the CONNECT target as the log writes it.
-func (l *connLog) target() string { return l.host + ":" + strconv.Itoa(l.port) }
+func (l *connLog) target() string { return net.JoinHostPort(l.host, strconv.Itoa(l.port)) }
 
 // answered logs an answer the edge gives itself (403, 502) to a request,
 // or to the CONNECT.

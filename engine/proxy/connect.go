@@ -163,8 +163,9 @@ func target(c *conn, head []byte) {
 	}
 	decisions(l.decision.Action).Inc()
 	if l.decision.Action == policy.Block {
+		method := string(r.Method) // r aliases head, wiped next
 		wipe(head)
-		l.answered(c, string(r.Method), l.target(), 403)
+		l.answered(c, method, l.target(), 403)
 		c.refuse(403, "blocked by policy ("+l.decision.Rule+")")
 		return
 	}

@@ -177,3 +177,23 @@ func TestLeafNamesFromPolicy(t *testing.T) {
 		t.Fatalf("LeafNames asked %q", asked)
 	}
 }
+
+// TestRefusedTargetLogged: a CONNECT refused before it is answered is
+// logged with its method and its target as written (an IPv6 literal in
+// brackets), not with the wiped copy of the head.
+func TestRefusedTargetLogged(t *testing.T) {
+	w := newWorld(t)
+	w.startProxyChecked(t, inspectAll, func(cfg *proxy.Config) {
+		cfg.CheckTarget = func(org, host string, port int, plain bool) policy.Decision {
+			return policy.Decision{Action: policy.Block, Rule: "refused:loopback"}
+		}
+	})
+	for _, target := range []string{"[::1]:443", "127.0.0.1:22"} {
+		conn, resp := pmConnect(t, w.proxy.Addr(), target, "")
+		conn.Close()
+		if resp.StatusCode != 403 {
+			t.Fatalf("CONNECT %s: %s", target, resp.Status)
+		}
+		w.waitLog(t, `"method":"CONNECT"`, `"url":"`+target+`"`, `"status":403`, `"rule":"refused:loopback"`)
+	}
+}
