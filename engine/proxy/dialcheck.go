@@ -42,3 +42,8 @@ func dialRefusal(err error) (policy.Decision, bool) {
 	}
 	return policy.Decision{}, false
 }
+
+// refusedPage is what the user reads for a destination policy refused.
+func refusedPage(d policy.Decision) string {
+	return "Blocked by your organisation's policy: the destination is refused (" + d.Rule + ")."
+}

@@ -195,7 +195,7 @@ func (p *awaitOrigin) chooseLeaf(c *conn, r *originReady) certcache.LeafFor {
 		// a 403 page over a stand-in leaf, and the address saw no packet.
 		l.decision = *r.refused
 		p.failStatus = 403
-		p.failPage = "Blocked by your organisation's policy: the destination is refused (" + r.refused.Rule + ")."
+		p.failPage = refusedPage(*r.refused)
 		return r.issuer.StandIn(l.org, name, rsa)
 	}
 	if r.upErr != nil {

@@ -82,7 +82,7 @@ func (e tunnelDialled) failed(c *conn) {
 	status, page := 502, "Lucid could not reach this site: "+e.err.Error()
 	if refused {
 		l.decision = d
-		status, page = 403, "Blocked by your organisation's policy: the destination is refused ("+d.Rule+")."
+		status, page = 403, refusedPage(d)
 	}
 	if e.to.http != nil {
 		resp := httphead.ErrorResponse(status, page)
