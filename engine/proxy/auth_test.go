@@ -3,6 +3,7 @@ package proxy_test
 import (
 	"encoding/base64"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -34,6 +35,19 @@ func TestProxyAuthFailuresLimited(t *testing.T) {
 	if n := len(checked); n != 2 {
 		t.Errorf("the credentials were checked %d times, want 2 (none over the limit)", n)
 	}
+	// Every refusal is in the access log, by target, never by credential.
+	log := w.accessLog()
+	for _, status := range []string{`"status":407`, `"status":429`} {
+		if n := strings.Count(log, status); n != 2 {
+			t.Errorf("%d access-log lines with %s, want 2:\n%s", n, status, log)
+		}
+	}
+	if strings.Count(log, `"url":"origin.test:443"`) != 4 {
+		t.Errorf("the refused CONNECTs are not logged by their target:\n%s", log)
+	}
+	if strings.Contains(log, "wrong") || strings.Contains(log, base64.StdEncoding.EncodeToString([]byte("alice:wrong"))) {
+		t.Errorf("the access log holds the credential:\n%s", log)
+	}
 
 	w2 := newWorld(t)
 	cfg2 := w2.pmProxyConfig("acme", inspectAll)
@@ -43,5 +57,8 @@ func TestProxyAuthFailuresLimited(t *testing.T) {
 	conn.Close()
 	if resp.StatusCode != 403 {
 		t.Fatalf("a client the edge does not admit: %s, want 403", resp.Status)
+	}
+	if log := w2.accessLog(); !strings.Contains(log, `"status":403`) || !strings.Contains(log, `"method":"CONNECT"`) {
+		t.Errorf("the client not admitted is not logged:\n%s", log)
 	}
 }

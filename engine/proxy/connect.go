@@ -46,14 +46,15 @@ func (p *awaitRequest) input(c *conn) {
 		p.buf = nil
 		c.consume(in, len(in))
 		status, reason := httphead.ErrorStatus(err)
+		c.log.answered(c, "", "", status) // nothing of it can be trusted to name it
 		c.refuse(status, reason)
 		return
 	}
 	client := clientAddr(c)
 	if allow := c.h.cfg.AllowClient; allow != nil && !allow(client) {
 		p.buf = nil
+		refuseAdmission(c, &r, 403, "this proxy serves only local clients without authentication")
 		c.consume(in, len(in))
-		c.refuse(403, "this proxy serves only local clients without authentication")
 		return
 	}
 	// The head is kept (wiped later) past this turn: the credential check
@@ -68,14 +69,14 @@ func (p *awaitRequest) input(c *conn) {
 		return
 	}
 	if lim := c.h.cfg.AuthLimit; lim != nil && !lim.Allow(client) {
-		wipe(head)
 		authRateLimited.Inc()
-		c.refuse(429, "too many failed proxy authentications from this address; try again later")
+		refuseAdmission(c, &r, 429, "too many failed proxy authentications from this address; try again later")
+		wipe(head)
 		return
 	}
 	if r.ProxyAuthorization == nil {
+		refuseAdmission(c, &r, 407, "proxy authentication required", proxyAuthenticate)
 		wipe(head)
-		c.refuse(407, "proxy authentication required", `Proxy-Authenticate: Basic realm="lucid"`+"\r\n")
 		return
 	}
 	a := &authenticating{head: head}
@@ -132,11 +133,12 @@ func (a authenticated) apply(c *conn) {
 	head := p.head
 	p.head = nil
 	if !a.ok {
-		wipe(head)
 		if lim := c.h.cfg.AuthLimit; lim != nil {
 			lim.Failed(clientAddr(c))
 		}
-		c.refuse(407, "proxy authentication required", `Proxy-Authenticate: Basic realm="lucid"`+"\r\n")
+		r, _, _ := httphead.ParseProxyRequest(head) // parsed before; cannot fail
+		refuseAdmission(c, &r, 407, "proxy authentication required", proxyAuthenticate)
+		wipe(head)
 		return
 	}
 	c.log.user, c.log.org = a.user, a.org
@@ -185,6 +187,23 @@ func target(c *conn, head []byte) {
 	c.Deadline = time.Now().Add(c.h.cfg.HandshakeTimeout)
 	c.enter(&awaitHello{tls: tc})
 	c.write(connectEstablished)
+}
+
+const proxyAuthenticate = `Proxy-Authenticate: Basic realm="lucid"` + "\r\n"
+
+// refuseAdmission refuses a client before its request is judged (not
+// allowed, not authenticated, rate-limited), logging the request by its
+// method and target; never by its credential, which the log has no field
+// for. r may alias a head the caller wipes afterwards.
+func refuseAdmission(c *conn, r *httphead.ProxyRequest, status int, reason string, header ...string) {
+	l := &c.log
+	l.host, l.port = string(r.Host), r.Port
+	url := l.target()
+	if !r.Connect {
+		url = string(r.Head.Target)
+	}
+	l.answered(c, string(r.Method), url, status)
+	c.refuse(status, reason, header...)
 }
 
 // refuse answers the proxy request with an error and ends the connection.
