@@ -57,6 +57,7 @@ type pmOrigin struct {
 	h2Only    bool         // offer only h2 (ALPN) and serve HTTP/2
 	sndBuf    int          // when set, the origin's socket send buffer
 	handler   http.Handler // default answers "origin <name>"
+	tls       func(*tls.Config) // when set, adjusts the origin's TLS (versions, suites)
 }
 
 // pmStartOrigin starts a TLS origin registered under name; it records the
@@ -89,6 +90,9 @@ func (w *world) pmStartOrigin(t *testing.T, name string, o pmOrigin) {
 	rl := &recordingListener{Listener: inner, w: w, name: name}
 	srv := &http.Server{Handler: o.handler, ErrorLog: slog.NewLogLogger(slog.NewTextHandler(io.Discard, nil), slog.LevelError),
 		TLSConfig: &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}}}
+	if o.tls != nil {
+		o.tls(srv.TLSConfig)
+	}
 	if o.h2Only {
 		srv.Protocols = new(http.Protocols)
 		srv.Protocols.SetHTTP2(true)

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"errors"
 	"context"
 	"fmt"
 	"net"
@@ -200,6 +201,10 @@ func (p *awaitOrigin) chooseLeaf(c *conn, r *originReady) certcache.LeafFor {
 	}
 	if r.upErr != nil {
 		upstreamFailures.Inc()
+		if fe, below := errors.AsType[*origin.FloorError](r.upErr); below {
+			// What the origin chose is what the operator needs to see.
+			l.upstream = accesslog.TLSInfo{Version: fe.Version, Suite: fe.Suite}
+		}
 		p.failPage = r.upErr.Error()
 		return r.issuer.StandIn(l.org, name, rsa)
 	}
