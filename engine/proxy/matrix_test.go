@@ -54,9 +54,9 @@ type pmOrigin struct {
 	certNames []string          // the certificate's names; default the origin's name
 	caCert    *x509.Certificate // issuer; default the world's public-like root
 	caKey     *ecdsa.PrivateKey
-	h2Only    bool         // offer only h2 (ALPN) and serve HTTP/2
-	sndBuf    int          // when set, the origin's socket send buffer
-	handler   http.Handler // default answers "origin <name>"
+	h2Only    bool              // offer only h2 (ALPN) and serve HTTP/2
+	sndBuf    int               // when set, the origin's socket send buffer
+	handler   http.Handler      // default answers "origin <name>"
 	tls       func(*tls.Config) // when set, adjusts the origin's TLS (versions, suites)
 }
 
