@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/lucid-edge/lucid/internal/httphead"
+	"github.com/lucid-edge/lucid/internal/policy"
 )
 
 // answering serves a client whose origin could not be used (unreachable,
@@ -11,7 +12,9 @@ import (
 // its address refused by policy): the handshake completed with a stand-in
 // leaf, and the first request gets a page that says why (502, or 403 for
 // a refused destination), so the user can read it instead of a bare TLS
-// failure.
+// failure. The request is judged first: one that policy blocks gets the
+// 403 that names the rule, as it would from a working origin, so the log
+// says which rule refused it, not only that the site was unreachable.
 type answering struct {
 	client   clientTLS
 	failPage string
@@ -24,7 +27,13 @@ func (p *answering) fromClient(c *conn, data []byte) {
 	c.Deadline = time.Now().Add(c.h.cfg.IdleTimeout)
 	l := &c.log
 	l.bytesIn += int64(len(data))
-	method, url := requestLine(c, data)
+	method, url, blocked := judgeFirst(c, data)
+	if blocked != nil {
+		pathsBlocked.Inc()
+		l.entry(c, method, url, 403, 0, 0, l.started, *blocked)
+		c.closeWith(p.client, httphead.ErrorResponse(403, "Blocked by your organisation's policy ("+blocked.Rule+")."))
+		return
+	}
 	if p.status == 403 {
 		l.answered(c, method, url, 403)
 		c.closeWith(p.client, httphead.ErrorResponse(403, p.failPage))
@@ -44,22 +53,26 @@ func (p *answering) holdBack(*conn, int) bool { return false }
 func (p *answering) tick(*conn)               {}
 func (p *answering) release() bool            { return p.client.release() }
 
-// requestLine is the method and URL of the request at the start of data,
-// for the log line of an answer the edge gives itself; empty when data
-// does not start with a whole head.
-func requestLine(c *conn, data []byte) (method, url string) {
+// judgeFirst reads the request at the start of data for the log line of
+// an answer the edge gives itself, and judges it: the decision when
+// policy blocks it, else nil. Method and URL are empty when data does not
+// start with a whole head; one that cannot be parsed is not judged, since
+// it gets no origin either way.
+func judgeFirst(c *conn, data []byte) (method, url string, blocked *policy.Decision) {
 	h, _, err := httphead.Parse(data)
 	if err != nil {
-		return "", ""
+		return "", "", nil
 	}
-	return string(h.Method), "https://" + hostOr(string(h.Host), c.log.host) + string(h.Target)
-}
-
-func hostOr(h, fallback string) string {
-	if h != "" {
-		return h
+	in := newInspector(c)
+	req, url, err := in.request(c, &h)
+	method = string(h.Method)
+	if err != nil {
+		return method, url, nil
 	}
-	return fallback
+	if d := judge(c, &req); d.Action == policy.Block {
+		return method, url, &d
+	}
+	return method, url, nil
 }
 
 // closeWith sends the client a last answer and close_notify, and ends the

@@ -72,4 +72,17 @@ func TestProxyStrictestName(t *testing.T) {
 		}
 	}
 	w.waitLog(t, `"sni":"pinned.test"`, `"url":"pinned.test:443"`, `"decision":"bypass"`)
+
+	// The edge's own answer (here a 502: the origin's certificate does not
+	// name allowed.test) judges the request first: a blocked Host gets
+	// the 403 of its rule, logged as blocked.
+	c := tls.Client(w.dial12(t, "allowed.test"), &tls.Config{ServerName: "allowed.test", RootCAs: orgRoots})
+	if err := c.Handshake(); err != nil {
+		t.Fatal(err)
+	}
+	resp, body := tlstest.RoundTrip(t, c, bufio.NewReader(c), "GET /secret HTTP/1.1\r\nHost: blocked.test\r\n\r\n")
+	if resp.StatusCode != 403 || !strings.Contains(body, "policy (test)") {
+		t.Errorf("a blocked Host on a connection the edge answers itself: %d %q, want 403 naming the rule", resp.StatusCode, body)
+	}
+	w.waitLog(t, `"url":"https://blocked.test/secret"`, `"status":403`, `"decision":"block"`, `"rule":"test"`)
 }
