@@ -51,6 +51,10 @@ access_log: ""
 		{"203.0.113.9", 22, false, "refused:"},
 		{"demo.test", 443, false, ""},                      // mapped by the operator
 		{"admin.test", 443, false, "refused:own-listener"}, // mapped onto the admin listener
+		{"localhost", 443, false, "refused:loopback"},      // RFC 6761: refused before it is resolved
+		{"api.localhost", 19090, false, "refused:own-listener"},
+		{"www.example", 22, false, "refused:port"},
+		{"www.example", 443, false, ""}, // its addresses are checked where it is dialed
 	} {
 		d := pc.CheckTarget("acme", tc.host, tc.port, tc.plain)
 		switch {

@@ -233,13 +233,15 @@ func proxyConfig(cfg *edgeconfig.Config, logger *slog.Logger) (pc proxy.Config, 
 	pc.CheckTarget = func(org, host string, port int, plain bool) policy.Decision {
 		// An IP literal is the address dialed: checked now, before the
 		// CONNECT is answered. A name is the operator's when the hosts
-		// section maps it; otherwise it is checked where it is dialed.
+		// section maps it; otherwise what can be known before it is
+		// resolved (its port, a loopback name) is checked now, and every
+		// address it resolves to where it is dialed.
 		if ap, ok := cfg.HostOverride(host); ok {
 			return guarded.Destination(org, policy.Dest{Host: host, Addr: ap, Plain: plain, Mapped: true})
 		}
 		a, err := netip.ParseAddr(strings.Trim(host, "[]"))
 		if err != nil || port < 1 || port > 65535 {
-			return policy.Decision{Action: policy.Bypass}
+			return guarded.DestinationName(org, host, port, plain)
 		}
 		return guarded.Destination(org, policy.Dest{Host: host, Addr: netip.AddrPortFrom(a, uint16(port)), Plain: plain})
 	}

@@ -1,6 +1,9 @@
 package policy
 
-import "net/netip"
+import (
+	"net/netip"
+	"strings"
+)
 
 // Dest is a connection the edge is about to open to an origin.
 type Dest struct {
@@ -113,4 +116,72 @@ func (op *orgPolicy) destination(d *Dest, a netip.Addr, port int) Decision {
 		}
 	}
 	return allowed
+}
+
+// DestinationName checks what can be known of a named destination before
+// it is resolved, so that a CONNECT the dial would refuse is refused
+// before it is answered (a 403, not a 200 and then a closed tunnel). It
+// is never looser than Destination on the addresses the name resolves to,
+// which still checks every one of them at dial:
+//
+//   - A name reserved for loopback (RFC 6761 §6.3: "localhost" and names
+//     below it, which resolvers must answer with loopback addresses) is
+//     checked as Destination checks 127.0.0.1 on that port.
+//   - A port other than the scheme's (443, or 80 for plain) is
+//     "refused:port" unless a non-block rule of the name, of any host, or
+//     with an address pattern (which the dialed address may match) lists
+//     it.
+//
+// Anything else is allowed here (action Bypass, as Destination's allowing
+// decisions: combine with Stricter). A name the operator maps in the
+// hosts section is checked by Destination with Mapped set instead.
+func (p *Policy) DestinationName(org, host string, port int, plain bool) Decision {
+	if port < 1 || port > 65535 {
+		return Decision{Action: Block, Rule: refusedPort}
+	}
+	if isLocalhostName(host) {
+		return p.Destination(org, Dest{Host: host, Addr: netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, 1}), uint16(port)), Plain: plain})
+	}
+	o := p.orgs[org]
+	if o == nil {
+		return noPolicy
+	}
+	want := 443
+	if plain {
+		want = 80
+	}
+	if port == want {
+		return destinationAllowed
+	}
+	none := o.none()
+	if i := o.firstHost(host, port, o.first(o.anyHost, port, none, listsPort), listsPort); i < none {
+		return destinationAllowed
+	}
+	for i := range o.rules {
+		r := &o.rules[i]
+		if r.decision.Action != Block && r.hasPort(port) && r.hasAddrPattern() {
+			return destinationAllowed // the dialed address decides
+		}
+	}
+	return Decision{Action: Block, Rule: refusedPort}
+}
+
+func (r *compiledRule) hasAddrPattern() bool {
+	for _, h := range r.hosts {
+		if h.kind == addrRange {
+			return true
+		}
+	}
+	return false
+}
+
+// isLocalhostName reports whether host is "localhost" or a name below it,
+// in any case, with or without a trailing dot.
+func isLocalhostName(host string) bool {
+	h := strings.TrimSuffix(host, ".")
+	const l = "localhost"
+	if len(h) < len(l) || !strings.EqualFold(h[len(h)-len(l):], l) {
+		return false
+	}
+	return len(h) == len(l) || h[len(h)-len(l)-1] == '.'
 }

@@ -35,6 +35,7 @@ func FuzzDestination(f *testing.F) {
 		}
 	}
 	f.Add([]byte{127, 0, 0, 1}, uint16(8080), true, true, "demo.test")
+	f.Add([]byte{127, 0, 0, 1}, uint16(9443), false, false, "api.LOCALHOST.")
 	f.Fuzz(func(t *testing.T, raw []byte, port uint16, plain, mapped bool, host string) {
 		a, ok := netip.AddrFromSlice(raw)
 		if !ok {
@@ -60,6 +61,23 @@ func FuzzDestination(f *testing.F) {
 			}
 			if want := map[bool]uint16{false: 443, true: 80}[plain]; port != want {
 				t.Fatalf("%v allowed on port %d by *", ap, port)
+			}
+		}
+		// Before resolution: never looser than the dial of what the name
+		// can resolve to.
+		for _, org := range []string{"open", "wide", "nobody"} {
+			early := p.DestinationName(org, host, int(port), plain)
+			if early.Action != Block && early.Action != Bypass {
+				t.Fatalf("%s %q:%d: action %v", org, host, port, early.Action)
+			}
+			if isLocalhostName(host) {
+				dial := p.Destination(org, Dest{Host: host, Addr: netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, 1}), port), Plain: plain})
+				if early != dial {
+					t.Fatalf("%s %q:%d: %v before resolution, %v for 127.0.0.1", org, host, port, early, dial)
+				}
+			}
+			if org == "open" && early.Action != Block && port != map[bool]uint16{false: 443, true: 80}[plain] {
+				t.Fatalf("%q allowed on port %d by * before resolution", host, port)
 			}
 		}
 	})

@@ -378,3 +378,49 @@ func BenchmarkDestination(b *testing.B) {
 		})
 	}
 }
+
+// TestDestinationName: what a name's destination check knows before
+// resolution is never looser than the dial-time check of what it resolves
+// to: loopback names are refused as 127.0.0.1 is, other ports as they are
+// for an address, and a port an address rule lists is left to the dial.
+func TestDestinationName(t *testing.T) {
+	p, err := destPolicy(t).WithOwnListeners([]netip.AddrPort{netip.MustParseAddrPort("127.0.0.1:3128")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		org, host string
+		port      int
+		plain     bool
+		want      string // the Rule; "" for allowed
+	}{
+		{"open", "localhost", 443, false, "refused:loopback"},
+		{"open", "LocalHost.", 443, false, "refused:loopback"},
+		{"open", "db.localhost", 443, false, "refused:loopback"},
+		{"open", "localhost", 3128, false, "refused:own-listener"},
+		{"metadata", "localhost", 443, false, ""}, // 0.0.0.0/0 opens 127.0.0.1 at dial too
+		{"open", "notlocalhost", 443, false, ""},
+		{"open", "localhost.example", 443, false, ""},
+		{"open", "www.example", 443, false, ""},
+		{"open", "www.example", 80, true, ""},
+		{"open", "www.example", 22, false, "refused:port"},
+		{"open", "www.example", 443, true, "refused:port"},
+		{"open", "www.example", 0, false, "refused:port"},
+		{"lab", "app.example", 8080, false, ""},
+		{"lab", "other.example", 8080, false, "refused:port"},
+		{"lab", "other.example", 8081, false, "refused:port"},
+		{"lab", "other.example", 5223, false, ""}, // a rule of any host lists it
+		{"lab", "nas.example", 8443, false, ""},   // 192.168.1.10 lists it: the dial decides
+		{"nobody", "www.example", 443, false, "no-policy"},
+	}
+	for _, c := range cases {
+		d := p.DestinationName(c.org, c.host, c.port, c.plain)
+		got := ""
+		if d.Action == Block {
+			got = d.Rule
+		}
+		if got != c.want {
+			t.Errorf("%s %s:%d plain=%v: %v %q, want %q", c.org, c.host, c.port, c.plain, d.Action, d.Rule, c.want)
+		}
+	}
+}
