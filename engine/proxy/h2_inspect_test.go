@@ -6,13 +6,17 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	utls "github.com/refraction-networking/utls"
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
+
+	"github.com/lucid-edge/lucid/internal/tlstest"
 )
 
 // h2Recorder is an HTTP/2 origin's record of what reached it.
@@ -192,4 +196,69 @@ func h2Headers(fr *http2.Framer, enc *hpack.Encoder, hb *bytes.Buffer, id uint32
 		enc.WriteField(f)
 	}
 	fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: hb.Bytes(), EndStream: true, EndHeaders: true})
+}
+
+// TestH2BrowserPresets: each browser fingerprint negotiates HTTP/2
+// through the edge with an h2 origin (the origin's choice, which the
+// browser offered), its streams are judged one by one, and each stream
+// has its own access-log line.
+func TestH2BrowserPresets(t *testing.T) {
+	w := newWorld(t)
+	rec := &h2Recorder{}
+	names := map[string]string{}
+	var certNames []string
+	for _, p := range tlstest.BrowserPresets {
+		names[p.Name] = strings.ToLower(strings.TrimSuffix(p.Name, "_Auto")) + ".h2.test"
+		certNames = append(certNames, names[p.Name])
+	}
+	w.pmStartOrigin(t, certNames[0], pmOrigin{h2Only: true, certNames: certNames, handler: http.HandlerFunc(rec.handler)})
+	for _, n := range certNames[1:] {
+		w.origins[n] = w.origins[certNames[0]]
+	}
+	w.blockPath = func(_, host, path string) (string, bool) { return "admin-rule", strings.HasPrefix(path, "/admin") }
+	w.startProxy(t, "acme", inspectAll)
+	for _, p := range tlstest.BrowserPresets {
+		t.Run(p.Name, func(t *testing.T) {
+			name := names[p.Name]
+			raw := pmConnectOK(t, w.proxy.Addr(), name+":443")
+			defer raw.Close()
+			raw.SetDeadline(time.Now().Add(pmIOTimeout))
+			uc := utls.UClient(raw, &utls.Config{ServerName: name, RootCAs: w.rootPool()}, p.ID)
+			if err := uc.Handshake(); err != nil {
+				t.Fatalf("uTLS %s through the edge: %v", p.Name, err)
+			}
+			if alpn := uc.ConnectionState().NegotiatedProtocol; alpn != "h2" {
+				t.Fatalf("ALPN %q, want h2 (the origin's choice)", alpn)
+			}
+			cc, err := (&http2.Transport{}).NewClientConn(uc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer cc.Close()
+			for _, tc := range []struct {
+				path string
+				want int
+			}{{"/page", 200}, {"/admin/panel", 403}, {"/style.css", 200}} {
+				req, _ := http.NewRequest("GET", "https://"+name+tc.path, nil)
+				resp, err := cc.RoundTrip(req)
+				if err != nil {
+					t.Fatalf("%s: %v", tc.path, err)
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != tc.want {
+					t.Errorf("%s: %d, want %d", tc.path, resp.StatusCode, tc.want)
+				}
+				w.waitLog(t, `"sni":"`+name+`"`, `"url":"https://`+name+tc.path+`"`, `"status":`+strconv.Itoa(tc.want))
+			}
+			for _, seen := range rec.requests() {
+				if strings.Contains(seen, "/admin") {
+					t.Fatalf("a blocked stream reached the origin: %q", seen)
+				}
+			}
+		})
+	}
+	if n := len(rec.requests()); n != 2*len(tlstest.BrowserPresets) {
+		t.Errorf("the origin served %d requests, want %d", n, 2*len(tlstest.BrowserPresets))
+	}
 }
