@@ -28,6 +28,8 @@
 //	    rules:
 //	      - {action: bypass, hosts: [.bank.example]}
 //	      - {action: block, hosts: ["*.ads.example"], ports: [80, 443]}
+//	      - {action: inspect, hosts: [old-erp.example], upstream_tls: legacy}   # below the TLS floor (TLS 1.0/1.1, CBC, RSA kx): allowed for these hosts only
+//	      - {action: inspect, hosts: [10.20.0.0/16], ports: [443, 8443]}      # opens a private range (by address or CIDR only) and a port
 //	      - name: no-admin            # in decisions and the log; "rules[i]" when absent
 //	        action: block             # with paths: a URL rule, judged per request, not per connection
 //	        hosts: [intranet.example]
@@ -53,6 +55,21 @@
 // catches up, so nothing goes unlogged; drop serves them and counts the
 // lost lines (lucid_access_log_dropped_total); block stalls the loop
 // until the writer catches up.
+//
+// Destinations are checked on the address actually dialed, after DNS
+// (so a name that resolves or rebinds to a refused address is refused):
+// loopback, link-local, private, unique-local, CGNAT, unspecified,
+// multicast and reserved addresses and the cloud metadata services are
+// refused unless an org rule names them by address or CIDR (never by a
+// name or *; a metadata address only by itself); the edge's own
+// listeners and the CA's are refused whatever the rules. A CONNECT to a
+// port other than 443, or a plain request to one other than 80, is
+// refused unless a non-block rule lists that port. Names in hosts are
+// the operator's: the range and port checks skip them, the own-listener
+// check does not. What can be known before resolution (an IP literal, a
+// port, "localhost" names) is refused before the CONNECT is answered.
+// Upstream TLS below TLS 1.2, or with a CBC or RSA key-exchange suite,
+// gets a 502 page unless the rule for the host says upstream_tls: legacy.
 //
 // Unknown fields are errors, and every error names the field it is about
 // (orgs[1].rules[0].action) and, from a file, its line. Durations are Go
@@ -203,6 +220,11 @@ type Rule struct {
 	PathsCaseSensitive bool `yaml:"paths_case_sensitive"`
 	// Name names the rule in decisions and the log; "rules[i]" when empty.
 	Name string `yaml:"name"`
+	// UpstreamTLS "legacy" lets origins of this rule's hosts negotiate
+	// below the edge's TLS floor (a version below TLS 1.2, a CBC or RSA
+	// key-exchange suite), which otherwise ends the upstream handshake
+	// with a 502 page; "" keeps the floor. Not on a block rule.
+	UpstreamTLS string `yaml:"upstream_tls"`
 }
 
 // Upstream configures connections to origins.

@@ -194,7 +194,7 @@ func TestParseErrors(t *testing.T) {
 		{"unknown top-level field", "orgs: [{id: a}]\nlisten_addr: x\n",
 			[]string{"listen_addr (line 2): unknown field; known here: access_log, access_log_buffer, access_log_overflow, admin"}},
 		{"unknown nested field", "orgs:\n  - id: a\n    rules:\n      - acton: block\n",
-			[]string{"orgs[0].rules[0].acton (line 4): unknown field; known here: action, hosts, name, paths, paths_case_sensitive, ports"}},
+			[]string{"orgs[0].rules[0].acton (line 4): unknown field; known here: action, hosts, name, paths, paths_case_sensitive, ports, upstream_tls"}},
 		{"unknown field in org", "orgs: [{id: a, failmode: block}]\n",
 			[]string{"orgs[0].failmode (line 1): unknown field"}},
 		{"bad duration", "orgs: [{id: a}]\ntimeouts:\n  idle: 5 minutes\n",

@@ -43,7 +43,7 @@ func (c *Config) Policy() (*policy.Policy, error) {
 				return nil, fmt.Errorf("orgs[%d].rules[%d].action: %q is not one of inspect, bypass, block", i, j, r.Action)
 			}
 			po.Rules = append(po.Rules, policy.Rule{Action: a, Hosts: r.Hosts, Ports: r.Ports, Name: r.Name,
-				Paths: r.Paths, PathsCaseSensitive: r.PathsCaseSensitive})
+				Paths: r.Paths, PathsCaseSensitive: r.PathsCaseSensitive, UpstreamTLSLegacy: r.UpstreamTLS == "legacy"})
 		}
 		orgs[i] = po
 	}

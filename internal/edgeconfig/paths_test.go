@@ -105,3 +105,44 @@ orgs:
 		t.Errorf("the first use of a name was refused: %v", err)
 	}
 }
+
+// TestUpstreamTLSLegacy: upstream_tls: legacy lowers the TLS floor for
+// its rule's hosts only, and is refused where it could mean nothing.
+func TestUpstreamTLSLegacy(t *testing.T) {
+	cfg, err := Parse([]byte(`
+orgs:
+  - id: acme
+    rules:
+      - {action: inspect, hosts: [old.example], upstream_tls: legacy}
+      - {action: bypass, hosts: [older.example], upstream_tls: legacy}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pol, err := cfg.Policy()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for host, want := range map[string]bool{"old.example": true, "older.example": true, "new.example": false} {
+		if d := pol.Decide("acme", host, 443); d.LegacyTLS != want {
+			t.Errorf("%s: LegacyTLS %v, want %v", host, d.LegacyTLS, want)
+		}
+	}
+	_, err = Parse([]byte(`
+orgs:
+  - id: acme
+    rules:
+      - {action: inspect, hosts: [a.example], upstream_tls: tls1.0}
+      - {action: block, hosts: [b.example], upstream_tls: legacy}
+      - {action: block, paths: [/x], upstream_tls: legacy}
+`))
+	for _, want := range []string{
+		`orgs[0].rules[0].upstream_tls (line 5): "tls1.0" is not legacy`,
+		"orgs[0].rules[1].upstream_tls (line 6): set on a block rule",
+		"orgs[0].rules[2].upstream_tls (line 7): set on a block rule",
+	} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("err = %v\nwant it to mention %q", err, want)
+		}
+	}
+}

@@ -194,6 +194,12 @@ func checkRulePaths(p *problems, rf string, r Rule) {
 	if len(r.Paths) > 0 && r.Action != "block" {
 		p.add(rf+".paths", "only a block rule can list paths (it blocks those requests)")
 	}
+	switch {
+	case r.UpstreamTLS != "" && r.UpstreamTLS != "legacy":
+		p.add(rf+".upstream_tls", "%q is not legacy (the floor is the default)", r.UpstreamTLS)
+	case r.UpstreamTLS != "" && (r.Action == "block" || len(r.Paths) > 0):
+		p.add(rf+".upstream_tls", "set on a block rule, which never dials")
+	}
 	if r.PathsCaseSensitive && len(r.Paths) == 0 {
 		p.add(rf+".paths_case_sensitive", "set on a rule without paths")
 	}
