@@ -165,9 +165,12 @@ func target(c *conn, head []byte) {
 	}
 	decisions(l.decision.Action).Inc()
 	if l.decision.Action == policy.Block {
-		method := string(r.Method) // r aliases head, wiped next
+		method, url := string(r.Method), l.target() // r aliases head, wiped next
+		if !r.Connect {
+			url = string(r.Head.Target)
+		}
 		wipe(head)
-		l.answered(c, method, l.target(), 403)
+		l.answered(c, method, url, 403)
 		c.refuse(403, "blocked by policy ("+l.decision.Rule+")")
 		return
 	}
