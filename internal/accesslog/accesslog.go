@@ -33,7 +33,9 @@
 // the Overflow mode decides: Refuse (the default) makes Log report false,
 // and the proxy answers that request 503 before it reaches the origin,
 // so every request that is served is logged, which is what an inspection
-// edge owes its operator; Drop serves the request and loses the line,
+// edge owes its operator. (A line is written when its request completes,
+// so the proxy sets its room aside when it admits the request: Reserve,
+// then LogIn; see room.go.) Drop serves the request and loses the line,
 // counted in lucid_access_log_dropped_total{overflow="drop"} (for an edge
 // that prefers availability to a complete log); Block makes Log wait for
 // the writer, which stalls every connection on that loop until the sink
@@ -99,7 +101,8 @@ type Logger struct {
 	loops   []*LoopLog
 	closed  bool
 	start   sync.Once
-	kickc   chan struct{} // cap 1: a buffer is half full
+	kickc   chan struct{}      // cap 1: a buffer is half full
+	flushc  chan chan struct{} // Flush's requests, each closed once written
 	stop    chan struct{}
 	done    chan struct{}
 	once    sync.Once
@@ -121,7 +124,7 @@ func QueryValuesOf(orgs ...string) Option {
 // New returns a Logger that writes to w.
 func New(w io.Writer, opts ...Option) *Logger {
 	l := &Logger{w: w, buf: make([]byte, 0, 1024), queryValues: make(map[string]bool),
-		kickc: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
+		kickc: make(chan struct{}, 1), flushc: make(chan chan struct{}), stop: make(chan struct{}), done: make(chan struct{})}
 	for _, o := range opts {
 		o(l)
 	}

@@ -62,7 +62,10 @@ type LoopLog struct {
 	spare  []byte     // the other half; nil while the writer writes it
 	kicked bool       // the writer was told fill is half full
 	closed bool
-	space  chan struct{} // cap 1: the writer emptied fill, or Close
+	// reserved is the room in fill that Reserve set aside for lines still
+	// to come (room.go); len(fill)+reserved never exceeds cap(fill).
+	reserved int
+	space    chan struct{} // cap 1: the writer emptied fill, or Close
 }
 
 // Buffer returns a new LoopLog for one event loop, holding at most size
@@ -104,7 +107,7 @@ func (ll *LoopLog) Log(e *Entry) bool {
 			ll.mu.Unlock()
 			return false
 		}
-		if len(ll.fill)+len(line) <= cap(ll.fill) {
+		if len(ll.fill)+ll.reserved+len(line) <= cap(ll.fill) {
 			ll.fill = append(ll.fill, line...)
 			kick := !ll.kicked && len(ll.fill) >= cap(ll.fill)/2
 			ll.kicked = ll.kicked || kick
@@ -169,7 +172,7 @@ func (l *Logger) kick() {
 }
 
 // run is the writer goroutine: it flushes every loop's buffer every
-// flushEvery, when one is half full, and a last time on Close.
+// flushEvery, when one is half full, on Flush, and a last time on Close.
 func (l *Logger) run() {
 	defer close(l.done)
 	t := time.NewTicker(flushEvery)
@@ -178,11 +181,36 @@ func (l *Logger) run() {
 		select {
 		case <-t.C:
 		case <-l.kickc:
+		case done := <-l.flushc:
+			l.flushAll()
+			close(done)
+			continue
 		case <-l.stop:
 			l.flushAll()
 			return
 		}
 		l.flushAll()
+	}
+}
+
+// Flush writes what the loops' buffers hold now and returns once it is
+// written: for tools and tests that read the log while the edge runs.
+// Safe for concurrent use; a nil Logger does nothing.
+func (l *Logger) Flush() {
+	if l == nil {
+		return
+	}
+	l.loopsMu.Lock()
+	running := len(l.loops) > 0 && !l.closed
+	l.loopsMu.Unlock()
+	if !running {
+		return // no writer, or Close has written everything
+	}
+	done := make(chan struct{})
+	select {
+	case l.flushc <- done:
+		<-done
+	case <-l.done: // Close came first and wrote it all
 	}
 }
 
