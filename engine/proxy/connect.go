@@ -181,6 +181,13 @@ func target(c *conn, head []byte) {
 		return
 	}
 	wipe(head)
+	if l.decision.Action == policy.Bypass && !l.admitTunnel(c) {
+		// A tunnel is logged when it ends: its room is held from now on
+		// (accesslog.go).
+		l.tunnelRefused(c)
+		c.refuse(503, logFullReason)
+		return
+	}
 	// Inspected or bypassed, the client's hello is read: a bypass applies
 	// only when the name it asks for (the SNI) is bypassed too.
 	tc := tlsmitm.NewServer(c.Loop.TLS)

@@ -1,6 +1,9 @@
 package proxy
 
 import (
+	"time"
+
+	"github.com/lucid-edge/lucid/internal/accesslog"
 	"github.com/lucid-edge/lucid/internal/h2bridge"
 	"github.com/lucid-edge/lucid/internal/policy"
 )
@@ -13,14 +16,55 @@ type h2inspection struct {
 	bridge  *h2bridge.Bridge
 	out     h2bridge.Output
 	started bool
+	// rooms holds the access-log room set aside for each allowed stream's
+	// line when it was judged, until the stream is logged.
+	rooms map[uint32]accesslog.Room
 }
 
 func newH2Inspection(c *conn) *h2inspection {
-	return &h2inspection{bridge: h2bridge.New(h2bridge.Config{
-		Judge:       func(r *h2bridge.Request) h2bridge.Verdict { return judgeStream(c, r) },
-		Log:         func(s *h2bridge.StreamLog) { logStream(c, s) },
+	h := &h2inspection{}
+	h.bridge = h2bridge.New(h2bridge.Config{
+		Judge:       func(r *h2bridge.Request) h2bridge.Verdict { return h.judge(c, r) },
+		Log:         func(s *h2bridge.StreamLog) { h.log(c, s) },
 		MaxBuffered: c.h.cfg.MaxBuffered,
-	})}
+	})
+	return h
+}
+
+// logFullRule marks the verdict on a stream the access log had no room
+// for: answered 503, and not logged.
+const logFullRule = "access-log-full"
+
+// judge judges a stream (judgeStream) and admits an allowed one only
+// with room for its line in the access log (accesslog.go): a stream
+// without is answered 503 and never reaches the origin.
+func (h *h2inspection) judge(c *conn, r *h2bridge.Request) h2bridge.Verdict {
+	v := judgeStream(c, r)
+	if !v.Allow {
+		return v
+	}
+	room, ok := c.log.admit(c, r.Method, streamURL(r.Scheme, r.Authority, r.Path), time.Now())
+	if !ok {
+		return h2bridge.Verdict{Status: 503, Message: logFullReason, Rule: logFullRule}
+	}
+	if room != (accesslog.Room{}) {
+		if h.rooms == nil {
+			h.rooms = make(map[uint32]accesslog.Room)
+		}
+		h.rooms[r.StreamID] = room
+	}
+	return v
+}
+
+// log writes a stream's line into the room it was admitted with.
+func (h *h2inspection) log(c *conn, s *h2bridge.StreamLog) {
+	if !s.Verdict.Allow && s.Verdict.Status == 503 && s.Verdict.Rule == logFullRule {
+		refusedForLog()
+		return
+	}
+	room := h.rooms[s.StreamID]
+	delete(h.rooms, s.StreamID)
+	logStream(c, room, s)
 }
 
 // judgeStream applies the org's policy to one stream's request. A stream
@@ -47,16 +91,20 @@ func judgeStream(c *conn, r *h2bridge.Request) h2bridge.Verdict {
 
 // logStream writes one stream's access-log line: the connection's
 // decision for an allowed stream, the refusing rule for a refused one.
-func logStream(c *conn, s *h2bridge.StreamLog) {
+func logStream(c *conn, room accesslog.Room, s *h2bridge.StreamLog) {
 	d := c.log.decision
 	if !s.Verdict.Allow && s.Verdict.Rule != "" {
 		d = policy.Decision{Action: policy.Block, Rule: s.Verdict.Rule}
 	}
-	url := s.Scheme + "://" + s.Authority + s.Path
-	if s.Scheme == "" {
-		url = s.Authority
+	c.log.entryIn(c, room, s.Method, streamURL(s.Scheme, s.Authority, s.Path), s.Status, s.BytesIn, s.BytesOut, s.Start, d)
+}
+
+// streamURL is the URL the log gives a stream's request.
+func streamURL(scheme, authority, path string) string {
+	if scheme == "" {
+		return authority
 	}
-	c.log.entry(c, s.Method, url, s.Status, s.BytesIn, s.BytesOut, s.Start, d)
+	return scheme + "://" + authority + path
 }
 
 func (h *h2inspection) fromClient(c *conn, s sides, data []byte) bool {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/lucid-edge/lucid/certcache"
 	"github.com/lucid-edge/lucid/engine"
+	"github.com/lucid-edge/lucid/internal/accesslog"
 	"github.com/lucid-edge/lucid/internal/httphead"
 	"github.com/lucid-edge/lucid/origin"
 )
@@ -26,6 +27,9 @@ type handler struct {
 	untrusted *certcache.Issuer
 	// caches[i] is loop i's leaf cache, made on its first use, on the loop.
 	caches []*certcache.Cache
+	// logs[i] is loop i's access-log buffer, written only on loop i; nil
+	// when there is no access log.
+	logs []*accesslog.LoopLog
 }
 
 func (h *handler) OnBoot(eng gnet.Engine) gnet.Action {

@@ -108,19 +108,27 @@ func (p *awaitHello) arrived(c *conn, ch *tlsmitm.ClientHello, legacyHello []byt
 	}
 	switch l.decision.Action {
 	case policy.Block:
-		l.answered(c, "CONNECT", l.target(), 403)
+		l.tunnelLine(c, 403)
 		c.abortTLS(p.tls, tlsmitm.AlertHandshakeFailure, "the SNI "+l.sni+" is blocked by policy ("+l.decision.Rule+")")
 		return
 	case policy.Bypass:
 		// Pass the untouched hello on: the CONNECT target and the SNI
 		// both say so.
 		l.client = accesslog.TLSInfo{JA4: l.client.JA4}
+		if !l.admitTunnel(c) {
+			// Its line now names the SNI: its room must grow, or the
+			// tunnel is refused before anything is dialed (accesslog.go).
+			l.tunnelRefused(c)
+			c.abortTLS(p.tls, tlsmitm.AlertInternalError, logFullReason)
+			return
+		}
 		held := p.held
 		p.held = nil
 		p.release()
 		c.enter(startTunnel(c, held))
 		return
 	}
+	l.releaseTunnel(c) // inspected: each request is admitted on its own
 	var client clientTLS
 	if legacyHello != nil {
 		client = newClientTLS12(p.tls, ch, legacyHello)

@@ -109,7 +109,15 @@ func (in *inspector) admit(c *conn, s sides, h *httphead.Head, head []byte) bool
 			return in.refuse(c, s, 400, method, url, "a plain http:// connection carries one request", c.log.decision)
 		}
 	}
-	c.log.pending = append(c.log.pending, pendingRequest{method: method, url: url, start: time.Now(), in: int64(len(head)), head: method == "HEAD"})
+	// Its line is written with its response; the room for it is set
+	// aside now, or the request goes no further (accesslog.go).
+	start := time.Now()
+	room, ok := c.log.admit(c, method, url, start)
+	if !ok {
+		refusedForLog()
+		return in.answer(c, s, httphead.ErrorResponse(503, logFullReason), 503, logFullReason)
+	}
+	c.log.pending = append(c.log.pending, pendingRequest{method: method, url: url, start: start, in: int64(len(head)), head: method == "HEAD", room: room})
 	in.resp.Sent(httphead.SentRequest{Head: method == "HEAD", Upgrade: h.Upgrade})
 	return s.toOrigin(c, out)
 }
@@ -188,6 +196,12 @@ func hostPort(host []byte, port, def int) string {
 func (in *inspector) refuse(c *conn, s sides, status int, method, url, reason string, d policy.Decision) bool {
 	page := httphead.ErrorResponse(status, reason)
 	c.log.entry(c, method, url, status, 0, int64(len(page)), time.Now(), d)
+	return in.answer(c, s, page, status, reason)
+}
+
+// answer is refuse without the log line: the edge's page, and the
+// connection's end.
+func (in *inspector) answer(c *conn, s sides, page []byte, status int, reason string) bool {
 	c.h.cfg.Logger.Info("request refused", "client", c.Gnet.RemoteAddr().String(), "host", c.log.host, "status", status, "reason", reason)
 	in.refused = true
 	if in.resp.Outstanding() == 0 {

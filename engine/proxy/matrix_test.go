@@ -152,6 +152,10 @@ func (w *world) pmStartProxyWith(t *testing.T, cfg proxy.Config) {
 	if cfg.Logger == nil && os.Getenv("PM_DEBUG") != "" {
 		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
+	if cfg.AccessLog != nil {
+		w.al = cfg.AccessLog
+		t.Cleanup(func() { cfg.AccessLog.Close() }) // after the proxy stops
+	}
 	var err error
 	w.proxy, err = proxy.Start(cfg)
 	if err != nil {

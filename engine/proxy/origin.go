@@ -126,6 +126,12 @@ func (r *originReady) apply(c *conn) {
 			c.h.cfg.Logger.Info("no key for organisation; tunnelling", "org", l.org, "host", l.host, "err", r.keyErr)
 			l.decision = policy.Decision{Action: policy.Bypass, Rule: "no-key"}
 			l.client = accesslog.TLSInfo{}
+			if !l.admitTunnel(c) { // a tunnel is logged when it ends (accesslog.go)
+				l.tunnelRefused(c)
+				r.drop()
+				p.client.abort(c, tlsmitm.AlertInternalError, logFullReason)
+				return
+			}
 			p.client.release()
 			held := p.held
 			p.held = nil

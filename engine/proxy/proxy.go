@@ -107,8 +107,16 @@ type Config struct {
 	// request; a blocked one is answered 403 and never reaches the origin.
 	// nil judges every request by Decide on its host and port.
 	Judge func(org string, r *policy.Request) policy.Decision
-	// AccessLog receives one line per request; nil logs nothing.
-	AccessLog *accesslog.Logger
+	// AccessLog receives one line per request; nil logs nothing. Each
+	// loop logs through its own buffer of AccessLogBuffer bytes (zero
+	// means 1 MiB); AccessLogOverflow says what a full one does (see
+	// package accesslog): in Refuse mode, a request its loop's buffer has
+	// no room for is answered 503 and never reaches the origin. The
+	// caller closes AccessLog once the proxy has stopped, which writes
+	// what the buffers hold.
+	AccessLog         *accesslog.Logger
+	AccessLogBuffer   int
+	AccessLogOverflow accesslog.Overflow
 	// SessionCacheSize bounds upstream TLS session resumption (per origin);
 	// zero turns it off.
 	SessionCacheSize int
@@ -159,7 +167,14 @@ func Start(cfg Config) (*Server, error) {
 	if cfg.KeyMemory <= 0 {
 		cfg.KeyMemory = secmem.DefaultSize
 	}
+	if cfg.AccessLogBuffer <= 0 {
+		cfg.AccessLogBuffer = 1 << 20
+	}
 	h := &handler{cfg: cfg, run: engine.NewRunner(), loops: &engine.Loops{}}
+	h.logs = make([]*accesslog.LoopLog, cfg.Loops)
+	for i := range h.logs {
+		h.logs[i] = cfg.AccessLog.Buffer(cfg.AccessLogBuffer, cfg.AccessLogOverflow)
+	}
 	h.origins = origin.NewDialer(origin.Config{
 		Roots: cfg.UpstreamRoots, Resolve: cfg.Resolve,
 		SessionCacheSize: cfg.SessionCacheSize, HandshakeTimeout: cfg.HandshakeTimeout,

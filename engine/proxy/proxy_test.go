@@ -28,6 +28,7 @@ import (
 	"github.com/lucid-edge/lucid/ca/keyseal"
 	"github.com/lucid-edge/lucid/ca/store/sqlite"
 	"github.com/lucid-edge/lucid/engine/proxy"
+	"github.com/lucid-edge/lucid/internal/accesslog"
 	"github.com/lucid-edge/lucid/internal/policy"
 	"github.com/lucid-edge/lucid/tlsmitm"
 )
@@ -49,6 +50,7 @@ type world struct {
 	requests     sync.Map // origin name + path -> true, for every request an origin served
 	log          bytes.Buffer
 	logMu        sync.Mutex
+	al           *accesslog.Logger // writes to log; flushed before it is read
 }
 
 func (w *world) Write(p []byte) (int, error) {
@@ -58,6 +60,7 @@ func (w *world) Write(p []byte) (int, error) {
 }
 
 func (w *world) accessLog() string {
+	w.al.Flush()
 	w.logMu.Lock()
 	defer w.logMu.Unlock()
 	return w.log.String()

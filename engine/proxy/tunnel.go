@@ -90,8 +90,7 @@ func (e tunnelDialled) failed(c *conn) {
 		e.to.lastWord(c, resp)
 		return
 	}
-	l.loggedEnd = true
-	l.entry(c, "CONNECT", l.target(), status, l.bytesIn, 0, l.started, l.decision)
+	l.tunnelLine(c, status)
 	c.finish()
 }
 

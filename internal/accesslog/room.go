@@ -43,8 +43,9 @@ func (ll *LoopLog) Reserve(e *Entry) (Room, bool) {
 
 // Resize makes r fit e's line as it now stands, for a request whose
 // fields changed since Reserve (a tunnel learns its SNI after its
-// CONNECT). It reports false, r unchanged, when r must grow and cannot:
-// the request must then be refused, as by Reserve.
+// CONNECT); a zero r grows as Reserve would make it. It reports false, r
+// unchanged, when r must grow and cannot: the request must then be
+// refused, as by Reserve.
 func (ll *LoopLog) Resize(r *Room, e *Entry) bool {
 	if ll == nil || ll.overflow != Refuse {
 		return true
