@@ -273,7 +273,9 @@ func proxyConfig(cfg *edgeconfig.Config, logger *slog.Logger) (pc proxy.Config, 
 	}
 	pc.Keys = leafValidity{keys, cfg.Leaf.MaxValidity}
 
-	al, err := accesslog.Open(cfg.AccessLog)
+	// The log is closed after the proxy has stopped (runProxy's deferred
+	// closeAll), which writes what the loops' buffers still hold.
+	al, err := accesslog.Open(cfg.AccessLog, accesslog.QueryValuesOf(queryValueOrgs(cfg)...))
 	if err != nil {
 		return pc, closeAll, fmt.Errorf("access_log: %w", err)
 	}
@@ -281,7 +283,21 @@ func proxyConfig(cfg *edgeconfig.Config, logger *slog.Logger) (pc proxy.Config, 
 		closers = append(closers, func() { _ = al.Close() })
 		pc.AccessLog = al
 	}
+	pc.AccessLogBuffer = int(cfg.AccessLogBuffer)
+	pc.AccessLogOverflow, _ = accesslog.ParseOverflow(cfg.AccessLogOverflow) // validated
 	return pc, closeAll, nil
+}
+
+// queryValueOrgs are the organisations whose query values the access log
+// keeps (log_query_values).
+func queryValueOrgs(cfg *edgeconfig.Config) []string {
+	var ids []string
+	for _, o := range cfg.Orgs {
+		if o.LogQueryValues {
+			ids = append(ids, o.ID)
+		}
+	}
+	return ids
 }
 
 // ownListeners are the addresses the edge must never connect a client to:

@@ -21,6 +21,7 @@ import (
 
 	"github.com/lucid-edge/lucid/internal/tlstest"
 
+	"github.com/lucid-edge/lucid/internal/accesslog"
 	"github.com/lucid-edge/lucid/internal/edgeconfig"
 	"github.com/lucid-edge/lucid/internal/httphead"
 	"github.com/lucid-edge/lucid/internal/policy"
@@ -434,6 +435,8 @@ leaf: {max_validity: 24h, key_rotation: 2h}
 upstream: {session_cache_size: 9}
 max_connections: 11
 access_log: ""
+access_log_buffer: 128KiB
+access_log_overflow: drop
 `))
 	if err != nil {
 		t.Fatal(err)
@@ -511,6 +514,9 @@ access_log: ""
 	}
 	if lv, ok := pc.Keys.(leafValidity); !ok || lv.max != 24*time.Hour {
 		t.Errorf("leaf.max_validity is not applied: %#v", pc.Keys)
+	}
+	if pc.AccessLogBuffer != 128<<10 || pc.AccessLogOverflow != accesslog.Drop {
+		t.Errorf("access log buffer %d, overflow %v", pc.AccessLogBuffer, pc.AccessLogOverflow)
 	}
 	if pc.AccessLog != nil || pc.UpstreamRoots == nil || pc.DefaultOrg != "" {
 		t.Errorf("access log %v, roots %v, default org %q", pc.AccessLog, pc.UpstreamRoots, pc.DefaultOrg)
