@@ -44,11 +44,12 @@
 //     resumes (engine/proxy/clienttls.go for TLS 1.3 on the loop,
 //     engine/proxy/clienttls12.go for TLS 1.2 through legacy.go), and
 //     completes (engine/proxy/handshake.go, handshaking).
-//  8. Relay: decrypted requests are checked and logged
-//     (engine/proxy/inspect.go, engine/proxy/accesslog.go) and forwarded
-//     (engine/proxy/relay.go, relaying) through the origin's link, which
-//     bounds what waits either way (engine/proxy/link.go); an origin that
-//     could not be used gets the 502 page instead
+//  8. Relay: decrypted requests are checked, admitted with room for
+//     their lines in the loop's access-log buffer and logged with their
+//     responses (engine/proxy/inspect.go, engine/proxy/accesslog.go), and
+//     forwarded (engine/proxy/relay.go, relaying) through the origin's
+//     link, which bounds what waits either way (engine/proxy/link.go); an
+//     origin that could not be used gets the 502 page instead
 //     (engine/proxy/errorpage.go, answering).
 //  9. Close: close_notify, the write side shut once the output has gone,
 //     input drained (engine/proxy/closing.go; conn.go, Drain), and the

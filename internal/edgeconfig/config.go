@@ -54,7 +54,10 @@
 // traffic, refuse (the default) answers new requests 503 until the log
 // catches up, so nothing goes unlogged; drop serves them and counts the
 // lost lines (lucid_access_log_dropped_total); block stalls the loop
-// until the writer catches up.
+// until the writer catches up. Under refuse, a loop's buffer also holds
+// room for the line of each request and bypassed tunnel open on it, from
+// admission until it ends, so size it for those too (a line is about
+// 400 bytes plus its URL).
 //
 // Destinations are checked on the address actually dialed, after DNS
 // (so a name that resolves or rebinds to a refused address is refused):
