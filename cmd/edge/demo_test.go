@@ -97,9 +97,19 @@ func TestMakeRunDemo(t *testing.T) {
 		if string(body) != "hello from lucid\n" {
 			t.Errorf("%s: body %q", curlLine, body)
 		}
-		log, _ := os.ReadFile(filepath.Join(dir, "data", "logs", "access.log"))
-		if !strings.Contains(string(log), `"sni":"demo.lucid.test"`) || !strings.Contains(string(log), `"decision":"inspect"`) {
-			t.Errorf("the access log has no inspected request for demo.lucid.test:\n%s", log)
+		// The edge writes its access log off its loops, at least every
+		// 100ms.
+		var log []byte
+		for deadline := time.Now().Add(5 * time.Second); ; {
+			log, _ = os.ReadFile(filepath.Join(dir, "data", "logs", "access.log"))
+			if strings.Contains(string(log), `"sni":"demo.lucid.test"`) && strings.Contains(string(log), `"decision":"inspect"`) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Errorf("the access log has no inspected request for demo.lucid.test:\n%s", log)
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
 		}
 
 		// Ctrl-C.
