@@ -59,7 +59,23 @@ func (w *world) Write(p []byte) (int, error) {
 	return w.log.Write(p)
 }
 
+// accessLog is the access log once it has settled: a loop logs a request
+// just after it forwards the response's last bytes, so the client may
+// have read them before the line is in the loop's buffer.
 func (w *world) accessLog() string {
+	log := w.flushedLog()
+	for range 100 {
+		time.Sleep(20 * time.Millisecond)
+		now := w.flushedLog()
+		if now == log {
+			break
+		}
+		log = now
+	}
+	return log
+}
+
+func (w *world) flushedLog() string {
 	w.al.Flush()
 	w.logMu.Lock()
 	defer w.logMu.Unlock()
