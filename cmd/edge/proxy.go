@@ -14,6 +14,7 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
+	"runtime"
 	"os/signal"
 	"strconv"
 	"strings"
@@ -283,8 +284,18 @@ func proxyConfig(cfg *edgeconfig.Config, logger *slog.Logger) (pc proxy.Config, 
 		closers = append(closers, func() { _ = al.Close() })
 		pc.AccessLog = al
 	}
-	pc.AccessLogBuffer = int(cfg.AccessLogBuffer)
+	loops := cfg.Loops
+	if loops <= 0 {
+		loops = runtime.NumCPU() // as the proxy counts them
+	}
+	size, enough := cfg.AccessLogBufferFor(loops)
+	pc.AccessLogBuffer = int(size)
 	pc.AccessLogOverflow, _ = accesslog.ParseOverflow(cfg.AccessLogOverflow) // validated
+	if al != nil && !enough && pc.AccessLogOverflow == accesslog.Refuse {
+		logger.Warn("access_log_buffer holds the lines of fewer open requests than a loop may have connections: "+
+			"when more are open at once, new requests get 503; raise it or leave it 0 (sized for max_connections)",
+			"access_log_buffer", size.String(), "loops", loops, "max_connections", cfg.MaxConnections)
+	}
 	return pc, closeAll, nil
 }
 

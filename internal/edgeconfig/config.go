@@ -43,7 +43,7 @@
 //	leaf: {max_validity: 168h, key_rotation: 1h}
 //	cache: {max_entries: 10000, max_bytes: 64MiB}
 //	access_log: "-"                 # a file, "-" for standard output, "" for none
-//	access_log_buffer: 1MiB         # per event loop, written off the loop at least every 100ms
+//	access_log_buffer: 0            # per event loop, written off the loop at least every 100ms; 0 sizes it for max_connections (below)
 //	access_log_overflow: refuse     # when the log cannot keep up: refuse (503), drop (counted) or block
 //
 // Passwords are stored as Argon2id or bcrypt hashes; a bare SHA-256
@@ -56,8 +56,12 @@
 // lost lines (lucid_access_log_dropped_total); block stalls the loop
 // until the writer catches up. Under refuse, a loop's buffer also holds
 // room for the line of each request and bypassed tunnel open on it, from
-// admission until it ends, so size it for those too (a line is about
-// 400 bytes plus its URL).
+// admission until it ends (a line is about 400 bytes plus its URL), so
+// it is sized for those too: 0, the default, gives each loop 1.25 KiB
+// for every connection it may hold (max_connections over the loops), at
+// least 1 MiB, which is one open request per connection; more requests
+// open at once on a loop (HTTP/2 streams) get 503 while the log is full.
+// A size set by hand below that is warned about at start.
 //
 // Destinations are checked on the address actually dialed, after DNS
 // (so a name that resolves or rebinds to a refused address is refused):
@@ -114,7 +118,8 @@ type Config struct {
 	Leaf           Leaf              `yaml:"leaf"`
 	Cache          Cache             `yaml:"cache"`
 	AccessLog      string            `yaml:"access_log"`
-	// AccessLogBuffer is the access log's buffer per event loop.
+	// AccessLogBuffer is the access log's buffer per event loop; zero
+	// sizes it for MaxConnections (AccessLogBufferFor).
 	AccessLogBuffer ByteSize `yaml:"access_log_buffer"`
 	// AccessLogOverflow is what happens when that buffer is full:
 	// OverflowRefuse, OverflowDrop or OverflowBlock.
@@ -278,7 +283,6 @@ func Default() *Config {
 		Cache:          Cache{MaxEntries: 10000, MaxBytes: 64 << 20},
 		AccessLog:      "-",
 
-		AccessLogBuffer:      1 << 20,
 		AccessLogOverflow:    OverflowRefuse,
 		ServeUnauthenticated: ServeLoopback,
 		AuthFailures:         AuthFailures{Limit: 10, Per: time.Minute},
@@ -388,4 +392,22 @@ func (e *FieldError) Error() string {
 		return fmt.Sprintf("%s (line %d): %s", e.Field, e.Line, e.Problem)
 	}
 	return e.Field + ": " + e.Problem
+}
+
+// logRoomPerConnection is what the default access-log buffer holds per
+// connection: the room of one open request's line (about 600 bytes with
+// a typical URL), in each of the buffer's two halves.
+const logRoomPerConnection = 1280
+
+// AccessLogBufferFor is the access-log buffer of each of loops event
+// loops: AccessLogBuffer when set, else room for one open request per
+// connection a loop may hold (MaxConnections shared out), at least 1 MiB.
+// enough reports whether that holds one request per connection.
+func (c *Config) AccessLogBufferFor(loops int) (size ByteSize, enough bool) {
+	loops = max(loops, 1)
+	need := ByteSize((c.MaxConnections + loops - 1) / loops * logRoomPerConnection)
+	if c.AccessLogBuffer != 0 {
+		return c.AccessLogBuffer, c.AccessLogBuffer >= need
+	}
+	return min(max(need, 1<<20), maxAccessLogBuffer), true
 }

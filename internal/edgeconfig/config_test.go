@@ -47,7 +47,7 @@ func TestDefaults(t *testing.T) {
 		t.Errorf("limits: %d %v", c.MaxConnections, c.Buffers.MaxPerConnection)
 	case c.Leaf != want.Leaf, c.Cache != want.Cache, c.AccessLog != "-":
 		t.Errorf("leaf %+v cache %+v access_log %q", c.Leaf, c.Cache, c.AccessLog)
-	case c.AccessLogBuffer != 1<<20, c.AccessLogOverflow != "refuse":
+	case c.AccessLogBuffer != 0, c.AccessLogOverflow != "refuse":
 		t.Errorf("access_log_buffer %v, access_log_overflow %q", c.AccessLogBuffer, c.AccessLogOverflow)
 	case c.ServeUnauthenticated != "loopback", c.AuthFailures != AuthFailures{Limit: 10, Per: time.Minute}:
 		t.Errorf("serve_unauthenticated %q, auth_failures %+v", c.ServeUnauthenticated, c.AuthFailures)
@@ -406,6 +406,33 @@ func TestAdminPprofOffLoopbackWarns(t *testing.T) {
 		got := strings.Contains(strings.Join(c.Warnings, "\n"), "admin_pprof")
 		if got != warn {
 			t.Errorf("admin %s: pprof warning %v, want %v (%q)", addr, got, warn, c.Warnings)
+		}
+	}
+}
+
+// TestAccessLogBufferFor: by default each loop's access-log buffer holds
+// the room of one open request per connection it may hold; a size set by
+// hand is kept, and said to be short when it is.
+func TestAccessLogBufferFor(t *testing.T) {
+	c := Default()
+	for _, tc := range []struct {
+		set        ByteSize
+		maxConns   int
+		loops      int
+		want       ByteSize
+		wantEnough bool
+	}{
+		{0, 10000, 2, 5000 * logRoomPerConnection, true},
+		{0, 100, 4, 1 << 20, true}, // at least 1 MiB
+		{0, 10000, 0, 10000 * logRoomPerConnection, true},
+		{0, 1 << 30, 1, maxAccessLogBuffer, true},
+		{4 << 20, 10000, 2, 4 << 20, false},
+		{8 << 20, 10000, 2, 8 << 20, true},
+	} {
+		c.AccessLogBuffer, c.MaxConnections = tc.set, tc.maxConns
+		got, enough := c.AccessLogBufferFor(tc.loops)
+		if got != tc.want || enough != tc.wantEnough {
+			t.Errorf("set %v, %d connections over %d loops: %v (enough %v), want %v (%v)", tc.set, tc.maxConns, tc.loops, got, enough, tc.want, tc.wantEnough)
 		}
 	}
 }

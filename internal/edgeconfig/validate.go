@@ -307,7 +307,7 @@ func (c *Config) userHash(p *problems, f string, u *User) *passhash.Hash {
 }
 
 func (c *Config) validateAccessLog(p *problems) {
-	if b := c.AccessLogBuffer; b < minAccessLogBuffer || b > maxAccessLogBuffer {
+	if b := c.AccessLogBuffer; b != 0 && (b < minAccessLogBuffer || b > maxAccessLogBuffer) {
 		p.add("access_log_buffer", "%v is not in %v-%v", b, ByteSize(minAccessLogBuffer), ByteSize(maxAccessLogBuffer))
 	}
 	switch c.AccessLogOverflow {
