@@ -17,8 +17,11 @@ import (
 // framed unambiguously, or is blocked, is answered by the edge (400, 403,
 // 405, 431, 505) once the responses to what was already forwarded are
 // through, and nothing of it, nor after it, reaches the origin. The
-// connection turns opaque only on the origin's 101 to an Upgrade request
-// (or a body that runs to the connection's end).
+// connection turns opaque only on the origin's 101 to an Upgrade request;
+// a response whose body runs to the connection's end is relayed as it
+// comes, while the client's side stays framed: the rest of the request
+// under way goes on, and no request after it goes anywhere (the origin
+// will close, and a request it read meanwhile would be one no one judged).
 type inspector struct {
 	req  httphead.RequestFramer
 	resp httphead.ResponseFramer
@@ -34,7 +37,8 @@ type inspector struct {
 	// of the client's goes anywhere.
 	refusal []byte
 	refused bool
-	opaque  bool
+	opaque  bool // after a 101: both ways relayed unparsed
+	toEnd   bool // a response runs to the connection's end: relayed unparsed
 	// inBody: a forwarded request's body is under way; a framing error
 	// there leaves the origin waiting on it, so the edge answers at once.
 	inBody bool
@@ -65,6 +69,16 @@ func (in *inspector) fromClient(c *conn, s sides, data []byte) bool {
 		case httphead.EventNeedMore:
 			return true
 		case httphead.EventHead:
+			if in.toEnd {
+				// The origin is answering to its connection's end, so
+				// nothing after the request under way is forwarded; the
+				// request is logged as refused, unanswered (status 0).
+				_, url, _ := in.request(c, &ev.Head)
+				c.log.entry(c, string(ev.Head.Method), url, 0, int64(len(ev.Bytes)), 0, time.Now(),
+					policy.Decision{Action: policy.Block, Rule: "after-body-to-end"})
+				in.refused = true
+				return true
+			}
 			if !in.admit(c, s, &ev.Head, ev.Bytes) {
 				return false
 			}
@@ -96,6 +110,9 @@ func (in *inspector) admit(c *conn, s sides, h *httphead.Head, head []byte) bool
 	req, url, err := in.request(c, h)
 	if err != nil {
 		return in.refuse(c, s, 400, method, url, err.Error(), c.log.decision)
+	}
+	if h.UpgradeUnjudged {
+		return in.refuse(c, s, 400, method, url, httphead.ErrUpgradeUnjudged.Reason, c.log.decision)
 	}
 	d := judge(c, &req)
 	if d.Action == policy.Block {
@@ -219,7 +236,7 @@ func (in *inspector) release() {
 }
 
 func (in *inspector) fromOrigin(c *conn, s sides, b []byte) bool {
-	if in.opaque {
+	if in.opaque || in.toEnd {
 		return s.toClient(c, b)
 	}
 	for {
@@ -246,9 +263,16 @@ func (in *inspector) fromOrigin(c *conn, s sides, b []byte) bool {
 			// refusal held for later can no longer be said in HTTP, and
 			// the client's input stays dropped.
 			c.log.responded(c, ev.Status, ev.Size)
+			in.refusal = nil
+			if ev.Status != 101 {
+				in.toEnd = true
+				if !s.toClient(c, b) {
+					return false
+				}
+				return true
+			}
 			in.opaque = true
 			c.log.opaque = true
-			in.refusal = nil
 		}
 	}
 }

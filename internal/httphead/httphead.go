@@ -36,6 +36,14 @@ type Head struct {
 	// Upgrade is true when an HTTP/1.1 request asks to switch protocols
 	// (an Upgrade field, RFC 9110 §7.8); only then may a 101 answer it.
 	Upgrade bool
+	// UpgradeUnjudged is true when an Upgrade field names a protocol other
+	// than websocket (in any HTTP version). After a 101 the edge relays
+	// the connection unparsed, which is right only for a protocol it need
+	// not judge request by request: WebSocket (RFC 6455). An upgrade to
+	// h2c (deprecated, RFC 9113 §3.1) would carry HTTP requests no one
+	// judges, and another protocol is one the edge cannot inspect; such a
+	// request is refused (ErrUpgradeUnjudged).
+	UpgradeUnjudged bool
 	// Expect100 is true for Expect: 100-continue: the client may hold its
 	// body back until an interim 100 (RFC 9110 §10.1.1).
 	Expect100 bool
@@ -65,6 +73,9 @@ var (
 	errTwoAuths       = &Error{Status: 400, Reason: "more than one Proxy-Authorization field"}
 	errLeadingNewline = &Error{Status: 400, Reason: "empty line before the request line"}
 )
+
+// ErrUpgradeUnjudged refuses a request whose Head.UpgradeUnjudged is set.
+var ErrUpgradeUnjudged = &Error{Status: 400, Reason: "an Upgrade to a protocol other than websocket (h2c and others cannot be inspected)"}
 
 // Error is a request the server must refuse, with the status to answer.
 type Error struct {
@@ -158,6 +169,7 @@ func (h *Head) parse(head []byte) error {
 			}
 		case bytes.EqualFold(name, []byte("Upgrade")):
 			upgrade = true
+			h.UpgradeUnjudged = h.UpgradeUnjudged || !onlyToken(value, "websocket")
 		case bytes.EqualFold(name, []byte("Expect")):
 			h.Expect100 = bytes.EqualFold(value, []byte("100-continue"))
 		case bytes.EqualFold(name, []byte("Proxy-Authorization")):
@@ -254,6 +266,29 @@ func parseLength(v []byte) (int64, bool) {
 
 // hasToken reports whether a comma-separated field value holds token,
 // compared without regard to case.
+// onlyToken reports whether every element of the list v is token, in any
+// case; an empty list is not.
+func onlyToken(v []byte, token string) bool {
+	seen := false
+	for len(v) > 0 {
+		t := v
+		if i := bytes.IndexByte(v, ','); i >= 0 {
+			t, v = v[:i], v[i+1:]
+		} else {
+			v = nil
+		}
+		t = bytes.Trim(t, " \t")
+		if len(t) == 0 {
+			continue // RFC 9110 §5.6.1: empty list elements are ignored
+		}
+		if !bytes.EqualFold(t, []byte(token)) {
+			return false
+		}
+		seen = true
+	}
+	return seen
+}
+
 func hasToken(v []byte, token string) bool {
 	for len(v) > 0 {
 		i := bytes.IndexByte(v, ',')

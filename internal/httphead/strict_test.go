@@ -108,3 +108,33 @@ func TestParseRefusesBareLFBeforeTheEnd(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// TestUpgradeUnjudged: an Upgrade to anything but websocket is marked for
+// refusal (the connection would turn opaque on a protocol that carries
+// requests, or one the edge cannot read); websocket alone is not.
+func TestUpgradeUnjudged(t *testing.T) {
+	for _, tc := range []struct {
+		fields   string
+		unjudged bool
+	}{
+		{"Upgrade: websocket\r\n", false},
+		{"Upgrade: WebSocket\r\n", false},
+		{"Upgrade: websocket, \r\n", false},
+		{"Upgrade: h2c\r\nHTTP2-Settings: AAMAAABk\r\n", true},
+		{"Upgrade: websocket, h2c\r\n", true},
+		{"Upgrade: TLS/1.2\r\n", true},
+		{"Upgrade: websocket\r\nUpgrade: h2c\r\n", true},
+		{"Upgrade: \r\n", true},
+		{"", false},
+	} {
+		for _, version := range []string{"HTTP/1.1", "HTTP/1.0"} {
+			h, _, err := Parse([]byte("GET / " + version + "\r\nHost: a\r\nConnection: Upgrade\r\n" + tc.fields + "\r\n"))
+			if err != nil {
+				t.Fatalf("%q %s: %v", tc.fields, version, err)
+			}
+			if h.UpgradeUnjudged != tc.unjudged {
+				t.Errorf("%q %s: UpgradeUnjudged %v, want %v", tc.fields, version, h.UpgradeUnjudged, tc.unjudged)
+			}
+		}
+	}
+}
