@@ -29,21 +29,37 @@ func (b *Bridge) lookup(s *side, id uint32) (st *stream, idle bool) {
 }
 
 // streamError resets st because s broke the protocol on it (§5.4.2): s
-// gets code, the other side learns that the stream is gone.
-func (b *Bridge) streamError(s *side, st *stream, code http2.ErrCode, reason string) {
-	if s.isClient {
-		*b.client.out = appendRST(*b.client.out, st.id, code)
-		b.cancelAtOrigin(st)
-	} else {
+// gets code, the other side learns that the stream is gone. A client that
+// provokes the reset of a stream the origin has open makes the origin
+// start and drop work just as its own RST_STREAM would (rapid reset by
+// stream errors, "MadeYouReset", CVE-2025-8671), so it spends the same
+// budget, and the connection error that ends it is returned; for the
+// origin's errors it returns nil.
+func (b *Bridge) streamError(s *side, st *stream, code http2.ErrCode, reason string) error {
+	if !s.isClient {
 		*b.origin.out = appendRST(*b.origin.out, st.id, code)
 		*b.client.out = appendRST(*b.client.out, st.id, http2.ErrCodeInternal)
+		b.remove(st, reason)
+		return nil
 	}
+	*b.client.out = appendRST(*b.client.out, st.id, code)
+	open := b.openAtOrigin(st)
+	b.cancelAtOrigin(st)
 	b.remove(st, reason)
+	if open && !b.resets.spend(b.now(), b.lim.window) {
+		return s.connError(http2.ErrCodeEnhanceYourCalm, "rapid reset: more than "+strconv.Itoa(b.lim.resets)+" streams reset in "+b.lim.window.String()+" (by the client's stream errors)")
+	}
+	return nil
+}
+
+// openAtOrigin reports whether the origin still has st open.
+func (b *Bridge) openAtOrigin(st *stream) bool {
+	return st.forwarded && !(st.req.sentEnd && st.resp.ended)
 }
 
 // cancelAtOrigin tells the origin to stop a stream it still has open.
 func (b *Bridge) cancelAtOrigin(st *stream) {
-	if st.forwarded && !(st.req.sentEnd && st.resp.ended) {
+	if b.openAtOrigin(st) {
 		*b.origin.out = appendRST(*b.origin.out, st.id, http2.ErrCodeCancel)
 	}
 }
@@ -235,13 +251,11 @@ func (b *Bridge) onWindowUpdate(s *side, f frame) error {
 		return nil
 	}
 	if inc == 0 {
-		b.streamError(s, st, http2.ErrCodeProtocol, s.name+": WINDOW_UPDATE of 0")
-		return nil
+		return b.streamError(s, st, http2.ErrCodeProtocol, s.name+": WINDOW_UPDATE of 0")
 	}
 	fl := b.toward(s, st)
 	if fl.sendWindow += inc; fl.sendWindow > maxWindow {
-		b.streamError(s, st, http2.ErrCodeFlowControl, s.name+": stream window over 2^31-1")
-		return nil
+		return b.streamError(s, st, http2.ErrCodeFlowControl, s.name+": stream window over 2^31-1")
 	}
 	b.pump(st, s)
 	return nil

@@ -35,6 +35,48 @@ func TestRapidResetEndsConnection(t *testing.T) {
 	}
 }
 
+// TestProvokedResetsEndConnection: a client that makes the bridge reset
+// streams the origin has open, by stream errors instead of RST_STREAM
+// (CVE-2025-8671, "MadeYouReset"), spends the rapid-reset budget all the
+// same.
+func TestProvokedResetsEndConnection(t *testing.T) {
+	for name, provoke := range map[string]func(d *direct, id uint32) []byte{
+		"WINDOW_UPDATE of 0": func(d *direct, id uint32) []byte {
+			return frames(func(fr *http2.Framer) {
+				fr.AllowIllegalWrites = true
+				fr.WriteWindowUpdate(id, 0)
+			})
+		},
+		"trailers without END_STREAM": func(d *direct, id uint32) []byte {
+			blk := d.block(d.clientEnc, "x-trailer", "y")
+			return frames(func(fr *http2.Framer) {
+				fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: blk, EndHeaders: true})
+			})
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			d := newDirect(t, Config{})
+			forwarded := 0
+			for id := uint32(1); d.err == nil && id < 4000; id += 2 {
+				d.client(d.clientHeaders(id, false, validRequest...))
+				d.client(provoke(d, id))
+				for _, f := range d.toOrigin {
+					if f.typ == http2.FrameHeaders {
+						forwarded++
+					}
+				}
+				if d.err == nil {
+					d.toOrigin = nil
+				}
+			}
+			d.wantGoAway("client", http2.ErrCodeEnhanceYourCalm)
+			if forwarded > defaultLimits.resets+1 {
+				t.Errorf("origin was sent %d streams, budget %d", forwarded, defaultLimits.resets)
+			}
+		})
+	}
+}
+
 func TestContinuationFloodEndsConnection(t *testing.T) {
 	d := newDirect(t, Config{})
 	blk := d.block(d.clientEnc, validRequest...)

@@ -50,9 +50,8 @@ func (b *Bridge) onData(s *side, f frame) error {
 	}
 	from.recvWindow -= n
 	if from.ended {
-		b.streamError(s, st, http2.ErrCodeStreamClosed, s.name+": DATA after END_STREAM")
 		s.creditOwed += n
-		return nil
+		return b.streamError(s, st, http2.ErrCodeStreamClosed, s.name+": DATA after END_STREAM")
 	}
 	if !s.isClient && !st.respStarted {
 		b.streamError(s, st, http2.ErrCodeProtocol, "malformed response: DATA before the response headers")
@@ -66,9 +65,8 @@ func (b *Bridge) onData(s *side, f frame) error {
 		st.log.BytesIn += int64(len(data))
 	}
 	if reason := bodyMismatch(st, s, from, end); reason != "" {
-		b.streamError(s, st, http2.ErrCodeProtocol, reason)
 		s.creditOwed += int64(len(data))
-		return nil
+		return b.streamError(s, st, http2.ErrCodeProtocol, reason)
 	}
 	if end {
 		from.ended = true

@@ -94,7 +94,7 @@ func (b *Bridge) clientHeaders(blk *headerBlock) error {
 	}
 	if id <= b.lastClientStream {
 		if st := b.streams[id]; st != nil {
-			b.requestTrailers(st, blk)
+			return b.requestTrailers(st, blk)
 		}
 		return nil // a closed stream: the block was decoded, the rest is ignored
 	}
@@ -102,12 +102,11 @@ func (b *Bridge) clientHeaders(blk *headerBlock) error {
 	return b.open(id, blk)
 }
 
-func (b *Bridge) requestTrailers(st *stream, blk *headerBlock) {
+func (b *Bridge) requestTrailers(st *stream, blk *headerBlock) error {
 	reason := ""
 	switch {
 	case st.req.ended:
-		b.streamError(b.client, st, http2.ErrCodeStreamClosed, "client: HEADERS after END_STREAM")
-		return
+		return b.streamError(b.client, st, http2.ErrCodeStreamClosed, "client: HEADERS after END_STREAM")
 	case !blk.endStream:
 		reason = "trailers without END_STREAM"
 	case blk.selfDep:
@@ -116,18 +115,18 @@ func (b *Bridge) requestTrailers(st *stream, blk *headerBlock) {
 		reason = trailersProblem(blk.fields, &st.req)
 	}
 	if reason != "" {
-		b.streamError(b.client, st, http2.ErrCodeProtocol, "malformed request: "+reason)
-		return
+		return b.streamError(b.client, st, http2.ErrCodeProtocol, "malformed request: "+reason)
 	}
 	st.req.ended = true
 	if st.local || st.stopRequest {
 		b.maybeFinish(st)
-		return
+		return nil
 	}
 	st.req.trailers = append([]hpack.HeaderField(nil), blk.fields...)
 	st.req.hasTrailers = true
 	st.req.endQueued = true
 	b.pump(st, b.origin)
+	return nil
 }
 
 // open takes a new request stream: checked (§8.2, §8.3), judged, then
