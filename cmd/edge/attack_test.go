@@ -636,7 +636,7 @@ func (a *attackWorld) tlsNames(t *testing.T) {
 		// An IP address as the SNI names no host: the CONNECT's rules
 		// and the request's hold.
 		{"127.0.0.1", "HTTP/1.1 403"},
-		{"[::1]", "alert internal error"}, // not a DNS name: no leaf can carry it
+		{"[::1]", "alert illegal parameter"}, // not a host name (RFC 6066 §3): refused before any leaf
 	} {
 		t.Run("openssl SNI "+tc.sni, func(t *testing.T) {
 			m := a.h1.mark()

@@ -329,10 +329,23 @@ func (o *rawH2Origin) requests(since int) []h2Seen {
 	return append([]h2Seen(nil), o.reqs[since:]...)
 }
 
+// mark is where the origin's record stands, once what an earlier
+// connection still had in flight has arrived (nothing new for 100 ms, for
+// at most 2 s), so that it is not counted against the next attempt.
 func (o *rawH2Origin) mark() (reqs, data int) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return len(o.reqs), o.data
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		o.mu.Lock()
+		reqs, data = len(o.reqs), o.data
+		o.mu.Unlock()
+		time.Sleep(100 * time.Millisecond)
+		o.mu.Lock()
+		settled := reqs == len(o.reqs) && data == o.data
+		o.mu.Unlock()
+		if settled || time.Now().After(deadline) {
+			return reqs, data
+		}
+	}
 }
 
 // h2Client is an HTTP/2 client of frames and HPACK over an inspected

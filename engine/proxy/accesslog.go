@@ -53,6 +53,7 @@ type connLog struct {
 	plain     bool             // a plain http:// request, relayed without TLS
 	opaque    bool             // HTTP/2 or a protocol switch: relayed without parsing
 	loggedEnd bool
+	lines     int // lines written for this connection
 	// tunnelRoom is the room held for a bypassed tunnel's line, from its
 	// CONNECT until it ends.
 	tunnelRoom accesslog.Room
@@ -147,13 +148,15 @@ func (l *connLog) tunnelLine(c *conn, status int) {
 
 // close writes what is left when a connection ends: requests whose
 // responses never completed, or one line for a tunnel or an opaque stream
-// (HTTP/2, WebSocket) whose requests are not parsed.
+// (HTTP/2, WebSocket) whose requests are not parsed, or for a CONNECT that
+// carried no request at all (its client's TLS failed or never came, or it
+// sent nothing): every CONNECT answered 200 has a line.
 func (l *connLog) close(c *conn) {
 	for _, r := range l.pending {
 		l.entryIn(c, r.room, r.method, r.url, 0, r.in, 0, r.start, l.decision)
 	}
 	l.pending = nil
-	if l.host != "" && !l.plain && (l.opaque || l.decision.Action == policy.Bypass) && !l.loggedEnd {
+	if l.host != "" && !l.plain && (l.opaque || l.decision.Action == policy.Bypass || l.lines == 0) && !l.loggedEnd {
 		l.tunnelLine(c, 0)
 	}
 	l.releaseTunnel(c)
@@ -167,6 +170,7 @@ func (l *connLog) entry(c *conn, method, url string, status int, in, out int64, 
 // entryIn logs a line into the room set aside for it.
 func (l *connLog) entryIn(c *conn, room accesslog.Room, method, url string, status int, in, out int64, start time.Time, d policy.Decision) {
 	engine.HTTPRequests.Inc()
+	l.lines++
 	ll := c.loopLog()
 	if ll == nil {
 		return

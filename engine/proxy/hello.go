@@ -95,6 +95,12 @@ func (p *awaitHello) arrived(c *conn, ch *tlsmitm.ClientHello, legacyHello []byt
 	l := &c.log
 	l.sni = ch.ServerName
 	l.client.JA4 = tlsmitm.JA4(ch)
+	if l.sni != "" && !policy.ValidServerName(l.sni) {
+		l.decision = policy.Decision{Action: policy.Block, Rule: "bad-request"}
+		l.tunnelLine(c, 400)
+		c.abortTLS(p.tls, tlsmitm.AlertIllegalParameter, "the SNI is not a host name (RFC 6066 §3)")
+		return
+	}
 	if l.sni != "" && !strings.EqualFold(strings.TrimSuffix(l.sni, "."), l.host) {
 		// The name the client asks the origin for is policy's business
 		// too, and it can only make the decision stricter: CONNECT to an

@@ -342,3 +342,16 @@ func lowerName(buf *[maxName]byte, host string) ([]byte, bool) {
 	}
 	return buf[:len(host)], true
 }
+
+// ValidServerName reports whether an SNI names a host policy can judge: a
+// DNS name (letters, digits, '-' and '_' in labels of 1 to 63, at most
+// 253 characters, a trailing dot allowed) or, though RFC 6066 §3 forbids
+// it, an IP literal (without brackets), which some clients send and
+// policy reads as the address it is. Anything else is refused before a leaf is minted for it.
+func ValidServerName(s string) bool {
+	if _, ok := parseIP(s); ok && !strings.HasPrefix(s, "[") {
+		return true
+	}
+	_, err := checkName(s)
+	return err == nil
+}

@@ -2,6 +2,7 @@ package policy
 
 import (
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -136,5 +137,18 @@ func TestGeneration(t *testing.T) {
 	a, b := namesPolicy(t), namesPolicy(t)
 	if a.Generation() == b.Generation() {
 		t.Errorf("two compiled policies share generation %d", a.Generation())
+	}
+}
+
+func TestValidServerName(t *testing.T) {
+	for s, want := range map[string]bool{
+		"www.example.com": true, "WWW.Example.COM.": true, "_dmarc.example": true, "xn--bcher-kva.example": true,
+		"127.0.0.1": true, "::1": true, "[::1]": false, "localhost": true,
+		"": false, "a..b": false, "a b": false, `x"y`: false, "a/b": false, "1.2.3.999": false,
+		strings.Repeat("a", 64) + ".example": false, strings.Repeat("a.", 127) + "com": false,
+	} {
+		if got := ValidServerName(s); got != want {
+			t.Errorf("ValidServerName(%q) = %v, want %v", s, got, want)
+		}
 	}
 }
