@@ -29,6 +29,7 @@ type rawOrigin struct {
 	accepts int
 	paths   []string
 	twice   bool
+	silent  bool // reads every request, answers none
 }
 
 func (o *rawOrigin) received() string {
@@ -96,7 +97,11 @@ func (o *rawOrigin) serve(c net.Conn) {
 		io.Copy(io.Discard, req.Body)
 		o.mu.Lock()
 		o.paths = append(o.paths, req.Method+" "+req.URL.Path)
+		silent := o.silent
 		o.mu.Unlock()
+		if silent {
+			continue
+		}
 		resp := "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
 		if o.twice {
 			resp += "HTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\nsmuggled"

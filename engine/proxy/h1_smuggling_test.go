@@ -2,6 +2,7 @@ package proxy_test
 
 import (
 	"bufio"
+	"fmt"
 	"io"
 	"net"
 	"reflect"
@@ -161,6 +162,27 @@ func TestH1ResponseDesync(t *testing.T) {
 		}
 	}
 	w.waitLog(t, `"url":"https://echo.example/one"`)
+}
+
+// TestH1PipelineBounded: against an origin that reads requests and never
+// answers, a client's pipeline stops at the bound: the requests beyond it
+// never reach the origin, and the first of them is logged as refused.
+func TestH1PipelineBounded(t *testing.T) {
+	w := newWorld(t)
+	o := w.startRawOrigin(t, "echo.example", false)
+	o.silent = true
+	w.startProxy(t, "acme", inspectAll)
+	tc, _ := w.inspectedConn(t, "echo.example")
+	var pipeline strings.Builder
+	for i := range 200 {
+		fmt.Fprintf(&pipeline, "GET /r%d HTTP/1.1\r\nHost: echo.example\r\n\r\n", i)
+	}
+	io.WriteString(tc, pipeline.String())
+	line := w.waitLog(t, `"status":429`, `"url":"https://echo.example/r64"`)
+	time.Sleep(200 * time.Millisecond)
+	if n := len(o.served()); n != 64 {
+		t.Errorf("the silent origin received %d requests, want the 64 of the bound (%s)", n, line)
+	}
 }
 
 // TestH1UpgradeOpaqueOnlyAfter101: an Upgrade request that the origin

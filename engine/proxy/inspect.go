@@ -44,6 +44,12 @@ type inspector struct {
 	inBody bool
 }
 
+// maxOutstanding bounds the pipelined requests of a connection forwarded
+// and not yet answered, and with them what the edge keeps about them.
+// Clients pipeline a few at most; the one beyond gets 429, once the
+// answers to those before it are through, and ends the connection.
+const maxOutstanding = 64
+
 func newInspector(*conn) *inspector { return &inspector{scheme: "https", defaultPort: 443} }
 
 func (in *inspector) fromClient(c *conn, s sides, data []byte) bool {
@@ -125,6 +131,11 @@ func (in *inspector) admit(c *conn, s sides, h *httphead.Head, head []byte) bool
 		if out, ok = in.rewrite(h, head); !ok {
 			return in.refuse(c, s, 400, method, url, "a plain http:// connection carries one request", c.log.decision)
 		}
+	}
+	if in.resp.Outstanding() >= maxOutstanding {
+		// An origin that reads on without answering would have the edge
+		// keep a record of every request sent to it.
+		return in.refuse(c, s, 429, method, url, "more than "+strconv.Itoa(maxOutstanding)+" requests on this connection wait for the origin's answers", d)
 	}
 	// Its line is written with its response; the room for it is set
 	// aside now, or the request goes no further (accesslog.go).
