@@ -20,7 +20,7 @@ TESTFLAGS ?= -count=1 -timeout 20m
 # make bench: the Go microbenchmarks of BENCHPKGS (BENCHTIME each, BENCHCOUNT times), then
 # `edgebench compare` (Lucid against its peers), which writes BENCHREPORT and the charts
 # in BENCHOUT. COMPAREFLAGS passes flags to it, e.g. COMPAREFLAGS="-rounds 1 -only handshake".
-BENCHPKGS    ?= ./tlsmitm/... ./origin/... ./certcache/... ./internal/secmem/... ./internal/policy/... ./internal/accesslog/...
+BENCHPKGS    ?= ./tlsmitm/... ./origin/... ./certcache/... ./internal/secmem/... ./internal/policy/... ./internal/accesslog/... ./internal/h2bridge/... ./internal/httphead/...
 BENCHTIME    ?= 1s
 BENCHCOUNT   ?= 1
 BENCHOUT     ?= bench/results
