@@ -155,6 +155,7 @@ func (b *Bridge) open(id uint32, blk *headerBlock) error {
 	}
 	if reason != "" {
 		*b.client.out = appendRST(*b.client.out, id, http2.ErrCodeProtocol)
+		logRawPseudo(&st.log, blk.fields)
 		b.cfg.Log(b.ended(st, "malformed request: "+reason))
 		return nil
 	}
@@ -192,6 +193,31 @@ func (b *Bridge) open(id uint32, blk *headerBlock) error {
 	b.origin.writeHeaders(id, blk.fields, blk.endStream)
 	st.req.sentEnd = blk.endStream
 	return nil
+}
+
+// logRawPseudo fills in what the checks left out of a malformed
+// request's log line from its pseudo-header fields as sent (the first of
+// each), so the line says what was asked for; the access log escapes
+// whatever they hold.
+func logRawPseudo(l *StreamLog, fields []hpack.HeaderField) {
+	for _, f := range fields {
+		var dst *string
+		switch f.Name {
+		case ":method":
+			dst = &l.Method
+		case ":scheme":
+			dst = &l.Scheme
+		case ":authority":
+			dst = &l.Authority
+		case ":path":
+			dst = &l.Path
+		default:
+			continue
+		}
+		if *dst == "" {
+			*dst = f.Value
+		}
+	}
 }
 
 // refuse answers REFUSED_STREAM: nothing of the stream was processed, so

@@ -4,6 +4,7 @@ import (
 	"io"
 	"net/http"
 	"slices"
+	"strings"
 	"testing"
 
 	"golang.org/x/net/http2"
@@ -144,5 +145,22 @@ func TestHostAgreeingWithAuthority(t *testing.T) {
 	resp.Body.Close()
 	if seen != "echo.example" || len(o.requests()) != 1 {
 		t.Errorf("judged %q, origin saw %q", seen, o.requests())
+	}
+}
+
+// TestMalformedRequestLogged: a stream refused as malformed is logged with
+// what it asked for as sent, even when the field at fault is :method.
+func TestMalformedRequestLogged(t *testing.T) {
+	d := newDirect(t, Config{})
+	d.client(d.clientHeaders(1, true, ":method", "GET X", ":scheme", "https", ":authority", "echo.example", ":path", "/admin"))
+	if len(d.logs) != 1 {
+		t.Fatalf("%d log lines, want 1", len(d.logs))
+	}
+	l := d.logs[0]
+	if l.Method != "GET X" || l.Authority != "echo.example" || l.Path != "/admin" || !strings.HasPrefix(l.Reset, "malformed request") {
+		t.Errorf("log %+v", l)
+	}
+	if len(take(&d.toOrigin, http2.FrameHeaders)) != 0 {
+		t.Error("the malformed request reached the origin")
 	}
 }
