@@ -36,7 +36,7 @@ STATICCHECK_VERSION ?= v0.8.2
 STATICCHECK         := $(BINDIR)/staticcheck-$(STATICCHECK_VERSION)
 
 .DEFAULT_GOAL := build
-.PHONY: build test run bench bench-peers fuzz lint clean
+.PHONY: build test run bench bench-peers fuzz lint clean print-benchpkgs
 
 ## build: compile every package, and the commands under cmd/ into ./bin
 build:
@@ -65,6 +65,10 @@ bench:
 	@GO="$(GO)" BINDIR="$(BINDIR)" BENCHPKGS="$(BENCHPKGS)" BENCHTIME="$(BENCHTIME)" \
 		BENCHCOUNT="$(BENCHCOUNT)" BENCHOUT="$(BENCHOUT)" BENCHREPORT="$(BENCHREPORT)" \
 		COMPAREFLAGS="$(COMPAREFLAGS)" ./scripts/bench.sh
+
+## print-benchpkgs: the packages make bench benchmarks (.ci/run runs each benchmark once)
+print-benchpkgs:
+	@echo $(BENCHPKGS)
 
 ## bench-peers: install the Debian peers of make bench (nginx-light, squid-openssl) when root
 bench-peers:
