@@ -250,23 +250,27 @@ func (in *inspector) fromOrigin(c *conn, s sides, b []byte) bool {
 	if in.opaque || in.toEnd {
 		return s.toClient(c, b)
 	}
+	out := sendRun{read: b}
 	for {
 		ev, n, err := in.resp.Next(b)
 		b = b[n:]
 		if err != nil {
-			return in.desync(c, s, err)
+			// What was framed before the desync is the client's.
+			return out.flush(c, s) && in.desync(c, s, err)
 		}
 		switch ev.Kind {
 		case httphead.EventNeedMore:
-			return true
+			return out.flush(c, s)
 		case httphead.EventHead, httphead.EventBody:
-			if !s.toClient(c, ev.Bytes) {
+			if !out.add(c, s, ev.Bytes) {
 				return false
 			}
 		case httphead.EventEnd:
 			c.log.responded(c, ev.Status, ev.Size)
 			if in.refusal != nil && in.resp.Outstanding() == 0 {
-				s.lastWord(c, in.refusal)
+				if out.flush(c, s) {
+					s.lastWord(c, in.refusal)
+				}
 				return false
 			}
 		case httphead.EventSwitch:
@@ -277,15 +281,51 @@ func (in *inspector) fromOrigin(c *conn, s sides, b []byte) bool {
 			in.refusal = nil
 			if ev.Status != 101 {
 				in.toEnd = true
-				if !s.toClient(c, b) {
-					return false
-				}
-				return true
+				return out.add(c, s, b) && out.flush(c, s)
 			}
 			in.opaque = true
 			c.log.opaque = true
 		}
 	}
+}
+
+// sendRun gathers what the response framer passes on from one read of
+// the origin's: consecutive runs of that read (the heads and bodies of
+// pipelined responses) go to the client in one record and one write, not
+// one each. Bytes from elsewhere (a head the framer assembled from
+// pieces) are sent in order, as they come.
+type sendRun struct {
+	read       []byte
+	start, end int // read[start:end] is framed and not yet sent
+}
+
+func (r *sendRun) add(c *conn, s sides, p []byte) bool {
+	if len(p) == 0 {
+		return true
+	}
+	off := cap(r.read) - cap(p)
+	if off < 0 || off+len(p) > len(r.read) || &r.read[off] != &p[0] {
+		return r.flush(c, s) && s.toClient(c, p)
+	}
+	if off == r.end && r.end > r.start {
+		r.end += len(p)
+		return true
+	}
+	if !r.flush(c, s) {
+		return false
+	}
+	r.start, r.end = off, off+len(p)
+	return true
+}
+
+// flush sends what is gathered; false when the connection ended.
+func (r *sendRun) flush(c *conn, s sides) bool {
+	if r.end == r.start {
+		return true
+	}
+	p := r.read[r.start:r.end]
+	r.start, r.end = 0, 0
+	return s.toClient(c, p)
 }
 
 // desync ends a connection whose origin answered out of step with the

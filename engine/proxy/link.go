@@ -155,6 +155,10 @@ func (l *link) send(b []byte) bool {
 	return true
 }
 
+// coalesceWrite is the most the writer joins into one write: a TLS
+// record's plaintext (RFC 8446 §5.1).
+const coalesceWrite = 16 << 10
+
 // startWriter starts a writer, or wakes the one that lingers.
 func (l *link) startWriter(start bool) {
 	if start {
@@ -308,6 +312,14 @@ func (l *link) write() {
 		b := l.queue[0]
 		l.queue[0] = nil
 		l.queue = l.queue[1:]
+		// Chunks that queued up behind it (the pipelined requests of one
+		// client read, say) go in the same write, up to a record's worth:
+		// one TLS record and one system call, not one per chunk.
+		for len(l.queue) > 0 && len(b)+len(l.queue[0]) <= coalesceWrite {
+			b = append(b, l.queue[0]...)
+			l.queue[0] = nil
+			l.queue = l.queue[1:]
+		}
 		drained := len(l.queue) == 0
 		if drained {
 			l.queue = nil // not the spent array: an idle link holds none
