@@ -94,8 +94,8 @@ func TestKeyAPIEntitlement(t *testing.T) {
 	})
 	t.Run("public edge, private-only org", func(t *testing.T) {
 		status, _, body := ca.fetchKey(t, public, "beta")
-		if status != http.StatusForbidden || !strings.Contains(string(body), "private edges") {
-			t.Fatalf("status %d %s, want 403 saying why", status, body)
+		if status != http.StatusForbidden || strings.Contains(string(body), "private") {
+			t.Fatalf("status %d %s, want 403 that does not say the org is private", status, body)
 		}
 		refused := ca.audit(t, "key.refused")
 		if len(refused) != 1 || refused[0].Org != "beta" || refused[0].Actor != "edge:"+public.id {
@@ -120,8 +120,15 @@ func TestKeyAPIEntitlement(t *testing.T) {
 		}
 	})
 	t.Run("unknown org", func(t *testing.T) {
-		if status, _, body := ca.fetchKey(t, public, "nope"); status != http.StatusNotFound {
-			t.Errorf("status %d %s, want 404", status, body)
+		// The same answer as for an org the edge may not have: the key
+		// API does not tell an edge which organisations exist.
+		_, _, forbidden := ca.fetchKey(t, public, "beta")
+		status, _, body := ca.fetchKey(t, public, "nope")
+		if status != http.StatusForbidden || strings.ReplaceAll(string(body), "nope", "beta") != string(forbidden) {
+			t.Errorf("unknown org: %d %q; an org not the edge's: %q; want the same answer", status, body, forbidden)
+		}
+		if refused := ca.audit(t, "key.refused"); len(refused) == 0 || refused[len(refused)-1].Org != "nope" {
+			t.Errorf("the refusal of an unknown org is not audited: %+v", refused)
 		}
 	})
 	t.Run("org without intermediate", func(t *testing.T) {
@@ -141,8 +148,8 @@ func TestKeyAPIEntitlement(t *testing.T) {
 	ca.metrics.WritePrometheus(&m)
 	for _, want := range []string{
 		"lucid_ca_keys_issued_total 2",
-		"lucid_ca_keys_refused_total 5",
-		`lucid_ca_requests_total{api="keys",endpoint="GET /v1/orgs/{org}/key",status="403"} 3`,
+		"lucid_ca_keys_refused_total 6",
+		`lucid_ca_requests_total{api="keys",endpoint="GET /v1/orgs/{org}/key",status="403"} 5`,
 	} {
 		if !strings.Contains(m.String(), want) {
 			t.Errorf("metrics lack %q", want)

@@ -144,13 +144,17 @@ func TestEntitlement(t *testing.T) {
 	}
 	keyseal.Wipe(der)
 
+	// A refusal names no reason the edge could learn the org's standing
+	// from; the audit keeps it.
 	_, _, err = f.a.KeyFor(f.ctx, public, "private-org")
-	wantStatus(t, err, 403, "private edges")
+	wantStatus(t, err, 403, `may not have organisation "private-org"'s key`)
 	if _, _, err := f.a.KeyFor(f.ctx, private, "private-org"); err != nil {
 		t.Fatalf("private edge, its own org: %v", err)
 	}
 	_, _, err = f.a.KeyFor(f.ctx, private, "other")
-	wantStatus(t, err, 403, "serves only")
+	wantStatus(t, err, 403, `may not have organisation "other"'s key`)
+	_, _, err = f.a.KeyFor(f.ctx, private, "no-such-org")
+	wantStatus(t, err, 403, `may not have organisation "no-such-org"'s key`)
 
 	stranger := selfSignedDER(t)
 	_, _, err = f.a.KeyFor(f.ctx, stranger, "public-org")
@@ -160,17 +164,19 @@ func TestEntitlement(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var issued, refused int
+	var issued int
+	var reasons []string
 	for _, e := range log {
 		switch e.Action {
 		case "key.issued":
 			issued++
 		case "key.refused":
-			refused++
+			reasons = append(reasons, e.Detail)
 		}
 	}
-	if issued != 2 || refused != 2 {
-		t.Fatalf("audit log has %d issuances and %d refusals, want 2 and 2", issued, refused)
+	if issued != 2 || len(reasons) != 3 || !strings.Contains(strings.Join(reasons, "|"), "private edges") ||
+		!strings.Contains(strings.Join(reasons, "|"), "serves only") || !strings.Contains(strings.Join(reasons, "|"), "no such organisation") {
+		t.Fatalf("audit log has %d issuances and refusals %q, want 2 and the three reasons", issued, reasons)
 	}
 }
 

@@ -75,16 +75,25 @@ func (a *Authority) KeyFor(ctx context.Context, certDER []byte, orgID string) (k
 		return keywire.Meta{}, nil, err
 	}
 	actor := "edge:" + e.ID
+	// An organisation that does not exist and one the edge may not have
+	// get the same answer, so the key API tells no edge which
+	// organisations exist or which are private; the audit says which.
+	notYours := errorf(403, "edge %s may not have organisation %q's key", e.ID, orgID)
 	o, err := a.org(ctx, orgID)
 	if err != nil {
-		_ = a.audit(ctx, actor, "key.refused", orgID, "", "no such organisation")
-		return keywire.Meta{}, nil, err
+		if Status(err) != 404 {
+			return keywire.Meta{}, nil, err
+		}
+		if err := a.audit(ctx, actor, "key.refused", orgID, "", "no such organisation"); err != nil {
+			return keywire.Meta{}, nil, err
+		}
+		return keywire.Meta{}, nil, notYours
 	}
 	if reason := entitled(e, o); reason != "" {
 		if err := a.audit(ctx, actor, "key.refused", o.ID, "", reason); err != nil {
 			return keywire.Meta{}, nil, err
 		}
-		return keywire.Meta{}, nil, errorf(403, "edge %s may not have organisation %q's key: %s", e.ID, o.ID, reason)
+		return keywire.Meta{}, nil, notYours
 	}
 	in, err := a.active(ctx, o.ID)
 	if err != nil {
