@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
+
+	"github.com/lucid-edge/lucid/internal/nodump"
 )
 
 // Metrics counts what the three APIs do. One Metrics serves one CA
@@ -21,6 +23,7 @@ type Metrics struct {
 // NewMetrics makes an empty set of the CA's metrics.
 func NewMetrics() *Metrics {
 	s := metrics.NewSet()
+	s.NewGauge("lucid_process_dumpable", nodump.GaugeValue)
 	return &Metrics{
 		set:         s,
 		keysIssued:  s.NewCounter("lucid_ca_keys_issued_total"),

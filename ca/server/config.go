@@ -34,6 +34,8 @@ import (
 //	public_url: http://ca.example     # where clients reach CRLs; default
 //	                                  # http:// + the public listener's address
 //	hostnames: [localhost, 127.0.0.1, ::1]  # names in the key API's certificate
+//	allow_core_dumps: false           # leave `ca serve` dumpable and traceable (debugging,
+//	                                  # core tests); by default PR_SET_DUMPABLE is 0
 //	kdf:                              # Argon2id cost for a NEW vault only
 //	  memory_kib: 65536
 //	  time: 3
@@ -50,6 +52,8 @@ type Config struct {
 	PublicURL      string         `yaml:"public_url"`
 	Hostnames      []string       `yaml:"hostnames"`
 	KDF            KDFConfig      `yaml:"kdf"`
+	// AllowCoreDumps leaves the serving CA dumpable (internal/nodump).
+	AllowCoreDumps bool `yaml:"allow_core_dumps"`
 }
 
 // StoreConfig says where the CA's state lives.

@@ -23,6 +23,7 @@ import (
 
 	"github.com/lucid-edge/lucid/ca/api"
 	"github.com/lucid-edge/lucid/ca/server"
+	"github.com/lucid-edge/lucid/internal/nodump"
 )
 
 const usage = `usage: ca COMMAND [flags]
@@ -201,6 +202,14 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	cfg, err := c.loadConfig()
 	if err != nil {
 		return err
+	}
+	// Before the vault is opened: no core, no /proc/PID/mem, no ptrace
+	// by another process of this user (internal/nodump).
+	if err := nodump.Apply(cfg.AllowCoreDumps); err != nil {
+		return err
+	}
+	if cfg.AllowCoreDumps {
+		fmt.Fprintln(c.stderr, "ca: warning: allow_core_dumps: this process may be dumped and traced; its memory holds the vault's key")
 	}
 	log := slog.New(slog.NewTextHandler(c.stderr, nil))
 	return server.Run(ctx, cfg, server.Options{Logger: log, Stderr: c.stderr}, 30*time.Second)

@@ -31,6 +31,7 @@ import (
 	"github.com/lucid-edge/lucid/internal/authlimit"
 	"github.com/lucid-edge/lucid/internal/edgeconfig"
 	"github.com/lucid-edge/lucid/internal/httphead"
+	"github.com/lucid-edge/lucid/internal/nodump"
 	"github.com/lucid-edge/lucid/internal/policy"
 )
 
@@ -63,6 +64,14 @@ func runProxy(args []string) error {
 	}
 	for _, w := range cfg.Warnings {
 		fmt.Fprintln(os.Stderr, "edge: warning:", w)
+	}
+	// Before any secret is read: no core, no /proc/PID/mem, no ptrace by
+	// another process of this user (internal/nodump).
+	if err := nodump.Apply(cfg.AllowCoreDumps); err != nil {
+		return err
+	}
+	if cfg.AllowCoreDumps {
+		fmt.Fprintln(os.Stderr, "edge: warning: allow_core_dumps: this process may be dumped and traced; its heap can hold key material")
 	}
 	pc, closeAll, err := proxyConfig(cfg, logger)
 	if err != nil {

@@ -344,6 +344,14 @@ access_log: access.log
 	if !bytes.Contains(metrics, []byte("lucid_")) {
 		t.Errorf("/metrics has no lucid_ metrics:\n%.500s", metrics)
 	}
+	// Both processes run undumpable by default (internal/nodump): no
+	// core, no /proc/PID/mem or ptrace by another process of the user.
+	if !bytes.Contains(metrics, []byte("\nlucid_process_dumpable 0\n")) {
+		t.Errorf("the edge runs dumpable:\n%s", grepLines(metrics, "dumpable"))
+	}
+	if caMetrics := httpGetBody(t, "http://"+caAdmin+"/metrics"); !bytes.Contains(caMetrics, []byte("\nlucid_process_dumpable 0\n")) {
+		t.Errorf("the CA runs dumpable:\n%s", grepLines(caMetrics, "dumpable"))
+	}
 
 	if code := px.stop(t, syscall.SIGTERM, 15*time.Second); code != 0 {
 		t.Errorf("the edge exited %d after SIGTERM", code)
@@ -553,4 +561,27 @@ func TestAuthSummary(t *testing.T) {
 			t.Errorf("%q: %q, want %q", tc.yaml, got, tc.want)
 		}
 	}
+}
+
+// httpGetBody is the body of a GET that must succeed.
+func httpGetBody(t *testing.T, url string) []byte {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return b
+}
+
+// grepLines is the lines of b that contain s.
+func grepLines(b []byte, s string) string {
+	var out []string
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.Contains(l, s) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }

@@ -5,6 +5,7 @@
 //	listen: 127.0.0.1:3128          # the explicit proxy
 //	admin: 127.0.0.1:9090           # /metrics and /healthz; "" turns it off
 //	admin_pprof: false              # Go's profiles under /debug/pprof/ on admin (for profiling)
+//	allow_core_dumps: false         # leave the process dumpable and traceable (debugging, core tests); by default PR_SET_DUMPABLE is 0
 //	loops: 0                        # event loops; 0 is one per CPU
 //	ca:
 //	  url: https://ca.example:8444  # the CA's key API; none means no keys, so no decryption
@@ -103,9 +104,12 @@ import (
 // one built in code must pass Validate before its methods are used. After
 // that it is read-only, and safe to share between goroutines.
 type Config struct {
-	Listen         string            `yaml:"listen"`
-	Admin          string            `yaml:"admin"`
-	AdminPprof     bool              `yaml:"admin_pprof"`
+	Listen     string `yaml:"listen"`
+	Admin      string `yaml:"admin"`
+	AdminPprof bool   `yaml:"admin_pprof"`
+	// AllowCoreDumps leaves the process dumpable (internal/nodump): a
+	// core, /proc/PID/mem and ptrace by the same user. Off by default.
+	AllowCoreDumps bool              `yaml:"allow_core_dumps"`
 	Loops          int               `yaml:"loops"`
 	CA             CA                `yaml:"ca"`
 	Users          []User            `yaml:"users"`

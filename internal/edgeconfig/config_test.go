@@ -436,3 +436,12 @@ func TestAccessLogBufferFor(t *testing.T) {
 		}
 	}
 }
+
+func TestAllowCoreDumps(t *testing.T) {
+	for in, want := range map[string]bool{"orgs: [{id: a}]\n": false, "orgs: [{id: a}]\nallow_core_dumps: true\n": true} {
+		c, err := Parse([]byte(in))
+		if err != nil || c.AllowCoreDumps != want {
+			t.Errorf("%q: allow_core_dumps %v (%v), want %v", in, c.AllowCoreDumps, err, want)
+		}
+	}
+}
