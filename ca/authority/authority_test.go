@@ -108,8 +108,11 @@ func TestIntermediateChainsToServiceRoot(t *testing.T) {
 	if _, err := cert.Verify(x509.VerifyOptions{Roots: roots, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}); err != nil {
 		t.Fatalf("the intermediate does not chain to the service root: %v", err)
 	}
-	if !cert.IsCA || !cert.MaxPathLenZero {
+	if !cert.IsCA || !cert.MaxPathLenZero || cert.MaxPathLen != 0 {
 		t.Fatal("the intermediate must be a CA that signs only leaves")
+	}
+	if len(cert.ExtKeyUsage) != 1 || cert.ExtKeyUsage[0] != x509.ExtKeyUsageServerAuth || len(cert.UnknownExtKeyUsage) != 0 {
+		t.Fatalf("the intermediate's extended key usage is %v, want serverAuth alone", cert.ExtKeyUsage)
 	}
 }
 

@@ -106,6 +106,11 @@ func (a *Authority) IssueIntermediate(ctx context.Context, orgID, alg string) (s
 		BasicConstraintsValid: true,
 		MaxPathLenZero:        true, // it signs leaves, never another CA
 		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign | x509.KeyUsageDigitalSignature,
+		// Its leaves are TLS servers and nothing else: verifiers that
+		// nest extended key usage down the chain (Go's, NSS, Windows)
+		// refuse a client, code-signing or e-mail certificate it signed,
+		// so a stolen org key cannot sign those for the org's users.
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 		CRLDistributionPoints: []string{a.cfg.PublicURL + "/crl/root"},
 	}
 	der, err := a.signWithRoot(ctx, tmpl, pub)
