@@ -7,10 +7,12 @@
 //
 // PR_SET_DUMPABLE 0 (prctl(2)) makes the kernel write no core for the
 // process on a crash, and makes /proc/PID/mem, /proc/PID/environ and
-// ptrace(2) attach need CAP_SYS_PTRACE. It is inherited across fork but
-// reset by execve of another binary, and the edge and the CA set it first
-// thing. A setting (allow_core_dumps) leaves it on, for debugging and for
-// the tests that take a core to prove no secret is in it.
+// ptrace(2) attach need CAP_SYS_PTRACE. It is inherited across fork and
+// reset by execve (prctl(2)), so each process sets it itself: the edge and
+// the CA do once their configuration is read, before they read any
+// secret. A setting (allow_core_dumps) leaves the process dumpable, for
+// debugging and for the tests that take a core to prove no secret is in
+// it.
 package nodump
 
 import (
