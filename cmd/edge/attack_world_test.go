@@ -134,22 +134,7 @@ func startHostileOrigin(t *testing.T, cert *tls.Certificate) *hostileOrigin {
 		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{*cert}, NextProtos: []string{"http/1.1"}})
 	}
 	o.addr = ln.Addr().String()
-	var wg sync.WaitGroup
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer c.Close()
-				o.serve(c)
-			}()
-		}
-	}()
-	t.Cleanup(func() { ln.Close(); wg.Wait() })
+	serveEach(t, ln, o.serve)
 	return o
 }
 
@@ -251,22 +236,7 @@ func startRawH2Origin(t *testing.T, cert tls.Certificate) *rawH2Origin {
 		t.Fatal(err)
 	}
 	o.addr = ln.Addr().String()
-	var wg sync.WaitGroup
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer c.Close()
-				o.serve(c)
-			}()
-		}
-	}()
-	t.Cleanup(func() { ln.Close(); wg.Wait() })
+	serveEach(t, ln, o.serve)
 	return o
 }
 

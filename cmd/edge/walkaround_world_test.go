@@ -162,38 +162,25 @@ func startTCPService(t *testing.T, name, banner string) *recordingOrigin {
 	o := &recordingOrigin{name: name}
 	ln := listenLoopback(t, "127.0.0.1:0")
 	o.addr = ln.Addr().String()
-	var wg sync.WaitGroup
-	go func() {
+	serveEach(t, ln, func(c net.Conn) {
+		o.mu.Lock()
+		o.accepts++
+		o.mu.Unlock()
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		io.WriteString(c, banner)
+		buf := make([]byte, 4096)
 		for {
-			c, err := ln.Accept()
+			n, err := c.Read(buf)
+			o.mu.Lock()
+			if o.raw.Len() < 64<<10 {
+				o.raw.Write(buf[:n])
+			}
+			o.mu.Unlock()
 			if err != nil {
 				return
 			}
-			o.mu.Lock()
-			o.accepts++
-			o.mu.Unlock()
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer c.Close()
-				c.SetDeadline(time.Now().Add(5 * time.Second))
-				io.WriteString(c, banner)
-				buf := make([]byte, 4096)
-				for {
-					n, err := c.Read(buf)
-					o.mu.Lock()
-					if o.raw.Len() < 64<<10 {
-						o.raw.Write(buf[:n])
-					}
-					o.mu.Unlock()
-					if err != nil {
-						return
-					}
-				}
-			}()
 		}
-	}()
-	t.Cleanup(func() { ln.Close(); wg.Wait() })
+	})
 	return o
 }
 
@@ -715,4 +702,26 @@ func (w *walkWorld) curlArgs(edge *edgeProc, user string, more ...string) []stri
 		args = append(args, "--proxy-user", user)
 	}
 	return append(args, more...)
+}
+
+// serveEach runs serve on each connection ln accepts, each on its own
+// goroutine, and closes the connection when serve returns; the test's
+// cleanup closes ln and waits for every serve to end.
+func serveEach(t *testing.T, ln net.Listener, serve func(net.Conn)) {
+	var wg sync.WaitGroup
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer c.Close()
+				serve(c)
+			}()
+		}
+	}()
+	t.Cleanup(func() { ln.Close(); wg.Wait() })
 }
